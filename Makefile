@@ -24,7 +24,7 @@ $(DEV_INSTALLED): $(BIN)/python settings.ini setup.py
 
 ## Run the main job on $CIFAR_FAST_DATA (a CIFAR-10 folder or .tgz), else on fastai's download.
 train: $(INSTALLED)
-	$(BIN)/cifar-fast prepare $(TRAIN_ARGS)
+	$(BIN)/cifar-fast train --report reports $(TRAIN_ARGS)
 
 ## The whole test suite: pytest, then the notebooks' own tests.
 test: $(DEV_INSTALLED)

@@ -4,14 +4,17 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, sys, time
+import argparse, json, platform, sys, time
 from pathlib import Path
 
+import matplotlib
 from .data import CIFAR10_STATS, DataError, cifar_dls
 from .augment import show_augmentations
+from .model import CustomResNet
+from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history
 
 # %% auto #0
-__all__ = ['OneLineParser', 'positive_int', 'prepare', 'build_parser', 'main']
+__all__ = ['OneLineParser', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare', 'train', 'lr_find_cmd', 'build_parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -27,13 +30,34 @@ def positive_int(s:str) -> int:
     return v
 
 # %% ../nbs/06_cli.ipynb #c008
+def lr_max_arg(s:str):
+    "argparse type: a positive float, or 'find' (None: use lr_find's suggestion)."
+    if s == 'find': return None
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s!r}") from None
+    if not v > 0: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s}")
+    return v
+
+def widths_arg(s:str) -> tuple:
+    "argparse type: four comma-separated positive channel counts, e.g. 64,128,256,512."
+    try: ws = tuple(int(w) for w in s.split(','))
+    except ValueError: ws = ()
+    if len(ws) != 4 or min(ws) < 1:
+        raise argparse.ArgumentTypeError(f"expected four comma-separated positive integers like 64,128,256,512, got {s!r}")
+    return ws
+
+# %% ../nbs/06_cli.ipynb #c010
 def _add_data_args(p:argparse.ArgumentParser):
     p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
     p.add_argument('--bs', type=positive_int, default=512, help='batch size (default: 512)')
     p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick runs')
-    p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling and augmentation')
+    p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')
 
-# %% ../nbs/06_cli.ipynb #c010
+def _add_model_args(p:argparse.ArgumentParser):
+    p.add_argument('--widths', type=widths_arg, default=(64, 128, 256, 512), help='channels of prep,layer1,layer2,layer3 (default: 64,128,256,512)')
+    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
+
+# %% ../nbs/06_cli.ipynb #c012
 def prepare(args) -> int:
     "Build the DataLoaders, print a summary and save the augmentation picture."
     t0 = time.perf_counter()
@@ -50,7 +74,77 @@ def prepare(args) -> int:
     print(f"wrote {out}")
     return 0
 
-# %% ../nbs/06_cli.ipynb #c012
+# %% ../nbs/06_cli.ipynb #c014
+def _learner(args):
+    "DataLoaders and Learner from the shared arguments."
+    if args.seed is not None:
+        from fastai.torch_core import set_seed
+        set_seed(args.seed)
+    dls = cifar_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed)
+    return cifar_learner(dls, CustomResNet(n_out=len(dls.vocab), widths=args.widths), precision=args.precision)
+
+def _save_lr_find(learn, path:Path):
+    import matplotlib.pyplot as plt
+    learn.recorder.plot_lr_find()
+    plt.gcf().savefig(path)
+    plt.close('all')
+
+def _versions() -> dict:
+    import fastai, torch, albumentations, cifar_fast
+    return {'cifar_fast': cifar_fast.__version__, 'fastai': fastai.__version__, 'torch': torch.__version__,
+            'albumentations': albumentations.__version__, 'python': platform.python_version()}
+
+# %% ../nbs/06_cli.ipynb #c015
+def train(args) -> int:
+    "Train with the reference recipe, export the learner, optionally write a report."
+    matplotlib.use('Agg')
+    learn = _learner(args)
+    report = Path(args.report) if args.report else None
+    if report: report.mkdir(parents=True, exist_ok=True)
+    interactive = sys.stdout.isatty()
+    if not interactive: learn.add_cb(EpochLog())
+    print(f"training CustomResNet{args.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}, "
+          f"{args.epochs} epochs, batch {args.bs}, {learn.precision} on {learn.dls.device}")
+    t0 = time.perf_counter()
+    if interactive: lr_max = fit_era(learn, args.epochs, args.lr_max)
+    else:
+        with learn.no_bar(), learn.no_logging(): lr_max = fit_era(learn, args.epochs, args.lr_max)
+    wall = time.perf_counter() - t0
+    if report and args.lr_max is None: _save_lr_find(learn, report/'lr_find.png')
+    learn.remove_cb(EpochLog)
+    h = history(learn)
+    acc = h['valid_accuracy'][-1]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    learn.export(out.absolute())
+    print(f"test accuracy {acc:.4f} after {args.epochs} epochs in {wall:.0f}s; exported the learner to {out}")
+    if report:
+        plot_history(learn).savefig(report/'history.png')
+        n_images = args.epochs * len(learn.dls.train) * args.bs
+        metrics = {'final_test_accuracy': acc, 'epochs': args.epochs, 'lr_max': lr_max, 'bs': args.bs,
+                   'widths': list(args.widths), 'train_images': len(learn.dls.train_ds), 'test_images': len(learn.dls.valid_ds),
+                   'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
+                   'device': str(learn.dls.device), 'precision': learn.precision, 'seed': args.seed,
+                   'history': [dict(epoch=i + 1, **{k: v[i] for k, v in h.items()}) for i in range(len(h['train_loss']))],
+                   'versions': _versions()}
+        (report/'metrics.json').write_text(json.dumps(metrics, indent=2))
+        print(f"wrote {report/'history.png'}, {report/'metrics.json'}" + (f", {report/'lr_find.png'}" if args.lr_max is None else ''))
+    return 0
+
+# %% ../nbs/06_cli.ipynb #c016
+def lr_find_cmd(args) -> int:
+    "Run fastai's lr_find, print its suggestions and save the plot."
+    matplotlib.use('Agg')
+    learn = _learner(args)
+    with learn.no_bar(): sug = learn.lr_find(show_plot=False)
+    print('  '.join(f"{k} {v:.2e}" for k, v in sug._asdict().items()))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _save_lr_find(learn, out)
+    print(f"wrote {out}")
+    return 0
+
+# %% ../nbs/06_cli.ipynb #c018
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog='cifar-fast', description='Train and use CIFAR-10 image classifiers with fastai.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -59,9 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument('--out', default='reports/augmentations.png', help='where to write the picture (default: reports/augmentations.png)')
     p.set_defaults(func=prepare)
+    p = sub.add_parser('train', help='train the ResNet with the reference one-cycle recipe and export it',
+                       description='Train CustomResNet on CIFAR-10 with one-cycle Adam and export the learner.')
+    _add_data_args(p); _add_model_args(p)
+    p.add_argument('--epochs', type=positive_int, default=24, help='epochs (default: 24)')
+    p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: find)")
+    p.add_argument('--out', default='models/cifar_resnet.pkl', help='exported learner (default: models/cifar_resnet.pkl)')
+    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png and metrics.json')
+    p.set_defaults(func=train)
+    p = sub.add_parser('lr-find', help="run fastai's lr_find and save its plot",
+                       description="Run fastai's learning-rate finder, print its suggestions and save the plot.")
+    _add_data_args(p); _add_model_args(p)
+    p.add_argument('--out', default='reports/lr_find.png', help='where to write the plot (default: reports/lr_find.png)')
+    p.set_defaults(func=lr_find_cmd)
     return parser
 
-# %% ../nbs/06_cli.ipynb #c013
+# %% ../nbs/06_cli.ipynb #c019
 def main(argv=None) -> int:
     "Entry point of the `cifar-fast` console script."
     args = build_parser().parse_args(argv)

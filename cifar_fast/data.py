@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # fastai's import trips torch's deprecation not
     from fastai.data.all import (CategoryBlock, DataBlock, GrandparentSplitter, TransformBlock, IntToFloatTensor,
                                  Normalize, get_image_files, parent_label)
     from fastai.vision.core import PILImage
+    from fasttransform import Transform
     from fastai.data.external import URLs, untar_data
 
 # %% auto #0
@@ -132,15 +133,18 @@ def load_image(path) -> np.ndarray:
         raise DataError(f"cannot read image {path}: {e}") from e
 
 # %% ../nbs/00_data.ipynb #c023
-class ImageCache:
-    "Decoded images keyed by path: called with a path it returns a `PILImage`, from memory when it can, else from disk."
-    def __init__(self, paths=()): self.images = {p: load_image(p) for p in paths}
-    def __call__(self, item) -> PILImage:
+class ImageCache(Transform):
+    "Decoded images keyed by path: a path becomes a `PILImage`, from memory when it can, else from disk."
+    input_types = (Path, str)  # fastai's `predict`/`test_dl` use this to accept paths given as strings
+    def __init__(self, paths=()):
+        super().__init__()
+        self.images = {p: load_image(p) for p in paths}
+    def encodes(self, item:Path|str) -> PILImage:
         arr = self.images.get(item)
         return PILImage.create(arr if arr is not None else load_image(item))
     def __len__(self): return len(self.images)
     # Never pickle the data set along with an exported learner: a copy without images reads from disk.
-    def __getstate__(self): return {'images': {}}
+    def __getstate__(self): return {**self.__dict__, 'images': {}}
 
 # %% ../nbs/00_data.ipynb #c026
 def _select_files(path:Path, subset:int|None=None, seed:int|None=None) -> list:

@@ -13,7 +13,8 @@ def run(*args, **kw):
 
 def test_help_lists_subcommands():
     r = run('--help')
-    assert r.returncode == 0 and 'prepare' in r.stdout
+    assert r.returncode == 0
+    for sub in ('prepare', 'train', 'lr-find'): assert sub in r.stdout
 
 
 def test_prepare_on_synthetic_data(fake, tmp_path):
@@ -39,3 +40,39 @@ def test_prepare_on_real_subset(real_data, tmp_path):
     r = run('prepare', '--data', os.environ['CIFAR_FAST_DATA'], '--subset', '10', '--bs', '50', '--out', str(tmp_path/'a.png'))
     assert r.returncode == 0, r.stderr
     assert '100 train and 100 test images' in r.stdout
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--epochs', '-1'], 'expected a positive integer, got -1'),
+    (['--lr-max', 'fast'], "expected a positive number or 'find', got 'fast'"),
+    (['--widths', '64,128'], 'expected four comma-separated positive integers'),
+    (['--precision', 'half'], "invalid choice: 'half'"),
+    (['--data', '/no/such/data'], 'not found at /no/such/data'),
+])
+def test_train_bad_values_one_line(fake, args, message):
+    r = run('train', *(['--data', str(fake)] if '--data' not in args else []), *args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_on_real_subset_end_to_end(real_data, tmp_path):
+    r = run('train', '--data', os.environ['CIFAR_FAST_DATA'], '--subset', '20', '--bs', '50', '--epochs', '2',
+            '--widths', '16,32,64,128', '--seed', '0', '--out', str(tmp_path/'models'/'m.pkl'), '--report', str(tmp_path/'rep'))
+    assert r.returncode == 0, r.stderr
+    epoch_lines = [l for l in r.stdout.splitlines() if l.startswith('epoch ')]
+    assert len(epoch_lines) == 2 and 'test_acc' in epoch_lines[0]
+    assert '\x1b' not in r.stdout and '\r' not in r.stdout  # no progress bars when stdout is not a terminal
+    assert "lr_find's valley suggestion" in r.stdout
+    assert (tmp_path/'models'/'m.pkl').stat().st_size > 100_000
+    for name in ('history.png', 'lr_find.png'): assert (tmp_path/'rep'/name).stat().st_size > 5000
+    import json
+    m = json.loads((tmp_path/'rep'/'metrics.json').read_text())
+    assert len(m['history']) == 2 and 0 <= m['final_test_accuracy'] <= 1
+    assert {'wall_seconds', 'train_images_per_s_incl_eval', 'device', 'precision', 'versions'} <= set(m)
+
+
+def test_lr_find_command(fake, tmp_path):
+    r = run('lr-find', '--data', str(fake), '--bs', '16', '--widths', '8,16,32,64', '--out', str(tmp_path/'lr.png'))
+    assert r.returncode == 0, r.stderr
+    assert 'valley' in r.stdout and (tmp_path/'lr.png').stat().st_size > 5000
