@@ -8,9 +8,11 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #c002
 import fastai.vision.all as _fastai_vision
 from fastai.vision.all import *
-from . import data as _data, augment as _augment
+from . import data as _data, augment as _augment, model as _model, learner as _learner
 from .data import *
 from .augment import *
+from .model import *
+from .learner import *
 
 # %% ../nbs/99_all.ipynb #c004
-__all__ = [n for n in dir(_fastai_vision) if not n.startswith('_')] + _data.__all__ + _augment.__all__
+__all__ = [n for n in dir(_fastai_vision) if not n.startswith('_')] + _data.__all__ + _augment.__all__ + _model.__all__ + _learner.__all__

@@ -1,0 +1,116 @@
+"""Training throughput, side by side in one run: (a) forward+backward+step on ready tensors (the limit),
+(b) a plain PyTorch loop in the reference's style (torch Dataset + DataLoader + albumentations, no fastai),
+(c) cifar_learner + fit_one_cycle. Same model, batch size, data and augmentation; each in fp32 and the automatic
+precision; configurations interleaved over several repeats; medians of images/s over the timed training batches.
+
+    python bench/train_throughput.py --data ../shared/data/cifar10-jpg.tgz [--bs 512] [--batches 3] [--repeats 3]
+"""
+import argparse, contextlib, statistics, time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from fastai.callback.core import Callback
+from fastai.torch_core import set_seed
+
+from cifar_fast.augment import era_augs
+from cifar_fast.data import CIFAR10_STATS, cifar_dls, load_image
+from cifar_fast.learner import cifar_learner, resolve_precision
+from cifar_fast.model import CustomResNet
+
+
+def autocast_for(prec):
+    if prec == 'fp32': return contextlib.nullcontext()
+    return torch.autocast('cpu', dtype=torch.bfloat16 if prec == 'bf16' else torch.float16)
+
+
+def new_model():
+    return CustomResNet().to(memory_format=torch.channels_last)
+
+
+def step_loop(model, batches, prec):
+    "Train `model` on `batches` (an iterable of (x, y)); images/s over all but the first (warm-up) batch."
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn, n, t0 = torch.nn.CrossEntropyLoss(), 0, None
+    for i, (x, y) in enumerate(batches):
+        if i == 1: t0 = time.perf_counter()
+        with autocast_for(prec): loss = loss_fn(model(x).float(), y)
+        loss.backward(); opt.step(); opt.zero_grad()
+        if i >= 1: n += len(x)
+    return n / (time.perf_counter() - t0)
+
+
+def pure(dls, prec, n_batches):
+    x, y = dls.train.one_batch()
+    x, y = x.as_subclass(torch.Tensor).clone(), y.as_subclass(torch.Tensor).clone()  # plain tensors: the bare limit
+    return step_loop(new_model().train(), ((x, y) for _ in range(n_batches + 1)), prec)
+
+
+class PlainDataset(Dataset):
+    "The reference's data path: decoded uint8 images -> albumentations -> tensor -> normalise."
+    def __init__(self, images, labels):
+        self.images, self.labels, self.aug = images, labels, era_augs()
+        self.mean, self.std = (torch.tensor(s).view(3, 1, 1) for s in CIFAR10_STATS)
+    def __len__(self): return len(self.images)
+    def __getitem__(self, i):
+        img = torch.from_numpy(self.aug(image=self.images[i])['image']).permute(2, 0, 1).float().div_(255)
+        return (img - self.mean) / self.std, self.labels[i]
+
+
+def plain(dls, prec, n_batches):
+    ds = dls.train_ds
+    images = [load_image(f) for f in ds.items]  # decoded up front, as cifar_dls does
+    labels = [int(ds.vocab.o2i[f.parent.name]) for f in ds.items]
+    loader = DataLoader(PlainDataset(images, labels), batch_size=dls.bs, shuffle=True, drop_last=True, num_workers=0)
+    it = iter(loader)
+    return step_loop(new_model().train(), (next(it) for _ in range(n_batches + 1)), prec)
+
+
+class TrainTimer(Callback):
+    "Images/s over an epoch's training batches after the first, data loading included."
+    order = 99
+    def before_train(self): self.n, self.t0 = 0, None
+    def after_batch(self):
+        if not self.training: return
+        if self.t0 is None: self.t0 = time.perf_counter()
+        else: self.n += len(self.xb[0])
+    def before_validate(self): self.rate = self.n / (time.perf_counter() - self.t0)
+
+
+def fastai_fit(dls, prec, n_batches):
+    timer = TrainTimer()
+    learn = cifar_learner(dls, new_model(), precision=prec, cbs=timer)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 5e-4)
+    return timer.rate
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default=None)
+    p.add_argument('--bs', type=int, default=512)
+    p.add_argument('--batches', type=int, default=3, help='timed batches per measurement (after one warm-up)')
+    p.add_argument('--repeats', type=int, default=3)
+    args = p.parse_args()
+    set_seed(0)
+    n_per_class = (args.batches + 1) * args.bs // 10 + 1
+    dls = cifar_dls(args.data, bs=args.bs, subset=n_per_class, seed=0, device='cpu')
+    dls.valid = dls.valid.new(bs=args.bs)  # validation is not timed
+    precs = ['fp32'] + ([resolve_precision('auto', 'cpu')] if resolve_precision('auto', 'cpu') != 'fp32' else [])
+    ways = {'(a) pure step': pure, '(b) plain PyTorch': plain, '(c) cifar_fast': fastai_fit}
+    rates = {(w, pr): [] for w in ways for pr in precs}
+    for r in range(args.repeats):
+        for pr in precs:
+            for w, fn in ways.items():
+                rates[(w, pr)].append(fn(dls, pr, args.batches))
+                print(f"repeat {r + 1} {pr:>4} {w:<18} {rates[(w, pr)][-1]:7.1f} img/s", flush=True)
+    print(f"\nbatch {args.bs}, {args.batches} timed batches after 1 warm-up, {args.repeats} repeats, medians, "
+          f"{torch.get_num_threads()} threads")
+    print(f"| precision | (a) pure step | (b) plain PyTorch | (c) cifar_fast | (c)/(a) | (c)/(b) |")
+    print(f"|---|---|---|---|---|---|")
+    for pr in precs:
+        a, b, c = (statistics.median(rates[(w, pr)]) for w in ways)
+        print(f"| {pr} | {a:.1f} | {b:.1f} | {c:.1f} | {c / a:.3f} | {c / b:.3f} |")
+
+
+if __name__ == '__main__':
+    main()
