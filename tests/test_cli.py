@@ -24,33 +24,24 @@ def test_prepare_on_synthetic_data(fake, tmp_path):
     assert (tmp_path/'out'/'augs.png').stat().st_size > 1000
 
 
-@pytest.mark.parametrize('args, message', [
-    (['--data', '/no/such/place'], 'not found at /no/such/place'),
-    (['--bs', '-3'], 'expected a positive integer'),
-    (['--subset', 'many'], "expected a positive integer, got 'many'"),
-])
-def test_bad_values_one_line(fake, args, message):
-    r = run('prepare', *(['--data', str(fake)] if '--data' not in args else []), *args)
-    assert r.returncode == 2
-    assert message in r.stderr
-    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
-
-
 def test_prepare_on_real_subset(real_data, tmp_path):
     r = run('prepare', '--data', os.environ['CIFAR_FAST_DATA'], '--subset', '10', '--bs', '50', '--out', str(tmp_path/'a.png'))
     assert r.returncode == 0, r.stderr
     assert '100 train and 100 test images' in r.stdout
 
 
-@pytest.mark.parametrize('args, message', [
-    (['--epochs', '-1'], 'expected a positive integer, got -1'),
-    (['--lr-max', 'fast'], "expected a positive number or 'find', got 'fast'"),
-    (['--widths', '64,128'], 'expected four comma-separated positive integers'),
-    (['--precision', 'half'], "invalid choice: 'half'"),
-    (['--data', '/no/such/data'], 'not found at /no/such/data'),
+@pytest.mark.parametrize('command, args, message', [
+    ('prepare', ['--data', '/no/such/place'], 'not found at /no/such/place'),
+    ('prepare', ['--bs', '-3'], 'expected a positive integer'),
+    ('prepare', ['--subset', 'many'], "expected a positive integer, got 'many'"),
+    ('train', ['--epochs', '-1'], 'expected a positive integer, got -1'),
+    ('train', ['--lr-max', 'fast'], "expected a positive number or 'find', got 'fast'"),
+    ('train', ['--widths', '64,128'], 'expected four comma-separated positive integers'),
+    ('train', ['--precision', 'half'], "invalid choice: 'half'"),
+    ('train', ['--data', '/no/such/data'], 'not found at /no/such/data'),
 ])
-def test_train_bad_values_one_line(fake, args, message):
-    r = run('train', *(['--data', str(fake)] if '--data' not in args else []), *args)
+def test_bad_values_one_line(fake, command, args, message):
+    r = run(command, *(['--data', str(fake)] if '--data' not in args else []), *args)
     assert r.returncode == 2
     assert message in r.stderr
     assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
