@@ -4,11 +4,12 @@
 
 # %% ../nbs/03_learner.ipynb #c002
 from __future__ import annotations
+import time
+
 import torch
 from torch.amp import GradScaler, autocast
-import time
-from fastai.callback.core import Callback
 from fastcore.foundation import L
+from fastai.callback.core import Callback
 from fastai.callback.channelslast import ChannelsLast
 from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.schedule import fit_one_cycle, lr_find  # patches Learner.fit_one_cycle and Learner.lr_find
