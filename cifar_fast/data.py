@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # fastai's import trips torch's deprecation not
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR10_STATS', 'CIFAR10_SIZE', 'DataError', 'synthetic_cifar10', 'check_cifar_layout',
-           'get_cifar10', 'load_image', 'ImageCache', 'cifar_dls']
+           'get_cifar10', 'load_image', 'image_array', 'ImageCache', 'cifar_files', 'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #c005
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
@@ -122,31 +122,57 @@ def get_cifar10(source=None, cache_dir=None) -> Path:
     return _find_root(_extract(source, cache_dir))
 
 # %% ../nbs/00_data.ipynb #c022
-def load_image(path) -> np.ndarray:
-    "Decode the image at `path` into a 32x32x3 uint8 array, with an error naming the file if it cannot be read."
-    try:
-        with Image.open(path) as im:
-            im = im.convert('RGB')
-            if im.size != (CIFAR10_SIZE, CIFAR10_SIZE): im = im.resize((CIFAR10_SIZE, CIFAR10_SIZE), Image.BILINEAR)
-            return np.asarray(im)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"cannot read image {path}: {e}") from e
+_WIDE_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F')
+
+def _to_rgb(im:Image.Image) -> Image.Image:
+    "`im` in 8-bit RGB: wide greyscale scaled to 8 bits, transparency laid over white, palettes expanded."
+    if im.mode in _WIDE_MODES:  # 16/32-bit integer or float greyscale
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode != 'F': a = a / 257  # 0..65535 -> 0..255
+        im = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), 'L')
+    if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or (im.mode == 'P' and 'transparency' in im.info):
+        im = Image.alpha_composite(Image.new('RGBA', im.size, (255, 255, 255, 255)), im.convert('RGBA'))
+    return im.convert('RGB')
+
+def _fit(im:Image.Image) -> np.ndarray:
+    "`im` as a 32x32x3 uint8 array."
+    im = _to_rgb(im)
+    if im.size != (CIFAR10_SIZE, CIFAR10_SIZE): im = im.resize((CIFAR10_SIZE, CIFAR10_SIZE), Image.BILINEAR)
+    return np.asarray(im)
 
 # %% ../nbs/00_data.ipynb #c023
+def load_image(path) -> np.ndarray:
+    "Decode the image file at `path` into a 32x32x3 uint8 array, with an error naming the file if it cannot be read."
+    try:
+        with Image.open(path) as im: return _fit(im)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {path}: {e}") from e
+
+def image_array(item) -> np.ndarray:
+    "A path, PIL image or uint8 array (HxWx3, HxW, HxWx1, HxWx4) as a 32x32x3 uint8 RGB array; `DataError` otherwise."
+    if isinstance(item, (str, os.PathLike)): return load_image(item)
+    if isinstance(item, Image.Image): return _fit(item)
+    if isinstance(item, np.ndarray):
+        if item.dtype != np.uint8 or item.ndim not in (2, 3) or (item.ndim == 3 and item.shape[2] not in (1, 3, 4)) or 0 in item.shape:
+            raise DataError(f"expected a uint8 image array of shape HxWx3 (or HxW, HxWx1, HxWx4), got a {item.dtype} array of shape {item.shape}")
+        return _fit(Image.fromarray(item[..., 0] if item.ndim == 3 and item.shape[2] == 1 else item))
+    raise DataError(f"cannot use a {type(item).__name__} as an image: give a file path, a PIL image or an HxWx3 uint8 array")
+
+# %% ../nbs/00_data.ipynb #c026
 class ImageCache(Transform):
-    "Decoded images keyed by path: a path becomes a `PILImage`, from memory when it can, else from disk."
-    input_types = (Path, str)  # fastai's `predict`/`test_dl` use this to accept paths given as strings
+    "Decoded images keyed by path: an item becomes a `PILImage`, from memory when it can, else through `image_array`."
+    input_types = (Path, str, Image.Image, np.ndarray)  # what fastai's `predict`/`test_dl` accept as a raw input
     def __init__(self, paths=()):
         super().__init__()
         self.images = {p: load_image(p) for p in paths}
-    def encodes(self, item:Path|str) -> PILImage:
-        arr = self.images.get(item)
-        return PILImage.create(arr if arr is not None else load_image(item))
+    def encodes(self, item:Path|str|Image.Image|np.ndarray) -> PILImage:
+        arr = self.images.get(item) if isinstance(item, (Path, str)) else None
+        return PILImage.create(arr if arr is not None else image_array(item))
     def __len__(self): return len(self.images)
     # Never pickle the data set along with an exported learner: a copy without images reads from disk.
     def __getstate__(self): return {**self.__dict__, 'images': {}}
 
-# %% ../nbs/00_data.ipynb #c026
+# %% ../nbs/00_data.ipynb #c029
 def _select_files(path:Path, subset:int|None=None, seed:int|None=None) -> list:
     "Image files of both splits, sorted; with `subset`, `subset` per class and split, drawn reproducibly from `seed`."
     files = sorted(get_image_files(path, folders=['train', 'test']))
@@ -161,7 +187,12 @@ def _select_files(path:Path, subset:int|None=None, seed:int|None=None) -> list:
         chosen += sorted(rng.sample(group, subset))
     return chosen
 
-# %% ../nbs/00_data.ipynb #c027
+def cifar_files(path=None, subset:int|None=None, seed:int|None=None, split:str|None=None) -> list:
+    "Sorted image files of CIFAR-10 at `path` (anything `get_cifar10` takes): both splits, or only `split` ('train'/'test')."
+    files = _select_files(get_cifar10(path), subset, seed)
+    return files if split is None else [f for f in files if f.parent.parent.name == split]
+
+# %% ../nbs/00_data.ipynb #c031
 def cifar_dls(path=None, bs:int=512, augs='era', subset:int|None=None, num_workers:int|None=None,
               seed:int|None=None, device=None):
     "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, augmented with `augs`."

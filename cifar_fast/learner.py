@@ -4,26 +4,30 @@
 
 # %% ../nbs/03_learner.ipynb #c002
 from __future__ import annotations
-import time
+import time, warnings
 
 import torch
 from torch.amp import GradScaler, autocast
 from fastcore.foundation import L
-from fastai.callback.core import Callback
-from fastai.callback.channelslast import ChannelsLast
-from fastai.callback.fp16 import AMPMode, MixedPrecision
-from fastai.callback.schedule import fit_one_cycle, lr_find  # patches Learner.fit_one_cycle and Learner.lr_find
-from fastai.learner import Learner
-from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy
-from fastai.optimizer import Adam
+with warnings.catch_warnings():  # fastai's import trips torch's deprecation notice for torch.jit.script: not the user's concern
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    warnings.filterwarnings('ignore', message=".*mode.chained_assignment")  # fastai.tabular sets a pandas 3-deprecated option
+    from fastai.callback.core import Callback
+    from fastai.callback.channelslast import ChannelsLast
+    from fastai.callback.fp16 import AMPMode, MixedPrecision
+    from fastai.callback.schedule import fit_one_cycle, lr_find  # patches Learner.fit_one_cycle and Learner.lr_find
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.metrics import accuracy
+    from fastai.optimizer import Adam
+    import fastai.vision.learner  # registers show_results and plot_top_losses for images (learn.show_results, Interpretation)
 from matplotlib.figure import Figure
 
 from .model import CustomResNet
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'DeviceMixedPrecision', 'cpu_has_bf16', 'resolve_precision', 'cifar_learner', 'fit_era', 'history',
-           'plot_history', 'EpochLog']
+__all__ = ['PRECISIONS', 'DeviceMixedPrecision', 'cpu_has_bf16', 'resolve_precision', 'precision_cbs', 'cifar_learner', 'fit_era',
+           'history', 'plot_history', 'EpochLog']
 
 # %% ../nbs/03_learner.ipynb #c005
 class DeviceMixedPrecision(MixedPrecision):
@@ -56,21 +60,26 @@ def resolve_precision(precision:str='auto', device=None) -> str:
     return 'bf16' if kind == 'cpu' and cpu_has_bf16() else 'fp32'
 
 # %% ../nbs/03_learner.ipynb #c009
+def precision_cbs(precision:str='auto', device=None, channels_last:bool=True) -> tuple:
+    "The resolved precision and the callbacks that run a learner in it on `device`: `(prec, [callbacks])`."
+    prec = resolve_precision(precision, device)
+    cbs = [DeviceMixedPrecision(amp_mode=prec)] if prec != 'fp32' else []
+    return prec, cbs + ([ChannelsLast()] if channels_last else [])
+
+# %% ../nbs/03_learner.ipynb #c012
 def cifar_learner(dls, model=None, opt_func=Adam, lr:float=1e-3, wd:float=0.0, metrics=accuracy, precision:str='auto',
                   channels_last:bool=True, cbs=None, **kwargs) -> Learner:
     "A fastai `Learner` for CIFAR-10 `dls`: `CustomResNet` by default, Adam, train and test accuracy, mixed precision."
     model = model if model is not None else CustomResNet(n_out=len(dls.vocab))
-    cbs = L(cbs)  # one callback or a list, as fastai takes them
-    prec = resolve_precision(precision, dls.device)
-    if prec != 'fp32': cbs.append(DeviceMixedPrecision(amp_mode=prec))
-    if channels_last: cbs.append(ChannelsLast())
+    prec, speed = precision_cbs(precision, dls.device, channels_last)
+    cbs = L(cbs) + speed  # one callback or a list, as fastai takes them
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, wd=wd, metrics=metrics,
                     cbs=cbs, **kwargs)
     learn.recorder.train_metrics = True
     learn.precision = prec
     return learn
 
-# %% ../nbs/03_learner.ipynb #c013
+# %% ../nbs/03_learner.ipynb #c016
 def fit_era(learn:Learner, epochs:int=24, lr_max:float|None=None, pct_start:float=0.2, **kwargs) -> float:
     "Train `learn` with the reference one-cycle recipe; `lr_max=None` takes `lr_find`'s suggestion. Returns lr_max."
     if lr_max is None:
@@ -80,7 +89,7 @@ def fit_era(learn:Learner, epochs:int=24, lr_max:float|None=None, pct_start:floa
     learn.fit_one_cycle(epochs, lr_max, pct_start=pct_start, wd=0.0, **kwargs)
     return lr_max
 
-# %% ../nbs/03_learner.ipynb #c016
+# %% ../nbs/03_learner.ipynb #c019
 def history(learn:Learner) -> dict:
     "Per-epoch lists from `learn.recorder`: train_loss, train_accuracy, valid_loss, valid_accuracy (and other metrics)."
     names, values = learn.recorder.metric_names[1:], learn.recorder.values
@@ -100,7 +109,7 @@ def plot_history(learn:Learner) -> Figure:
         ax.set_title(title); ax.set_xlabel('epoch'); ax.grid(alpha=0.3)
     return fig
 
-# %% ../nbs/03_learner.ipynb #c021
+# %% ../nbs/03_learner.ipynb #c024
 class EpochLog(Callback):
     "Print one line per epoch: epoch, train loss, test loss, train accuracy, test accuracy, seconds."
     order = 60  # after the Recorder has written the epoch's values
