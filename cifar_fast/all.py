@@ -8,11 +8,14 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #c002
 import fastai.vision.all as _fastai_vision
 from fastai.vision.all import *
-from . import data as _data, augment as _augment, model as _model, learner as _learner
+from . import (data as _data, augment as _augment, model as _model, learner as _learner, interpret as _interpret,
+                        inference as _inference)
 from .data import *
 from .augment import *
 from .model import *
 from .learner import *
+from .interpret import *
+from .inference import *
 
 # %% ../nbs/99_all.ipynb #c004
-__all__ = [n for n in dir(_fastai_vision) if not n.startswith('_')] + _data.__all__ + _augment.__all__ + _model.__all__ + _learner.__all__
+__all__ = [n for n in dir(_fastai_vision) if not n.startswith('_')] + _data.__all__ + _augment.__all__ + _model.__all__ + _learner.__all__ + _interpret.__all__ + _inference.__all__
