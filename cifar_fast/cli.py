@@ -4,17 +4,21 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, json, platform, sys, time
+import argparse, contextlib, json, platform, sys, time
 from pathlib import Path
 
 import matplotlib
-from .data import CIFAR10_STATS, DataError, cifar_dls
+from .data import CIFAR10_STATS, DataError, cifar_dls, cifar_files
 from .augment import show_augmentations
 from .model import CustomResNet
-from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history
+from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history, precision_cbs
+from .interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
+from .inference import (classifier_from_file, classifier_from_learner, export_weights, load_classifier,
+                                  load_exported, model_kind)
 
 # %% auto #0
-__all__ = ['OneLineParser', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare', 'train', 'lr_find_cmd', 'build_parser', 'main']
+__all__ = ['OneLineParser', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare', 'train', 'lr_find_cmd', 'predict_cmd',
+           'evaluate_cmd', 'build_parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -89,6 +93,10 @@ def _save_lr_find(learn, path:Path):
     plt.gcf().savefig(path)
     plt.close('all')
 
+def _bars(learn):
+    "fastai's progress bars in a terminal; none when stdout is a file or a pipe, where they would be noise."
+    return contextlib.nullcontext() if sys.stdout.isatty() else learn.no_bar()
+
 def _versions() -> dict:
     import fastai, torch, albumentations, cifar_fast
     return {'cifar_fast': cifar_fast.__version__, 'fastai': fastai.__version__, 'torch': torch.__version__,
@@ -117,9 +125,11 @@ def train(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     learn.export(out.absolute())
-    print(f"test accuracy {acc:.4f} after {args.epochs} epochs in {wall:.0f}s; exported the learner to {out}")
+    weights = export_weights(learn, out.with_suffix('.safetensors'))
+    print(f"test accuracy {acc:.4f} after {args.epochs} epochs in {wall:.0f}s; exported the learner to {out} and the weights to {weights}")
     if report:
         plot_history(learn).savefig(report/'history.png')
+        with _bars(learn): written = write_interpretation(ClassificationInterpretation.from_learner(learn), report)
         n_images = args.epochs * len(learn.dls.train) * args.bs
         metrics = {'final_test_accuracy': acc, 'epochs': args.epochs, 'lr_max': lr_max, 'bs': args.bs,
                    'widths': list(args.widths), 'train_images': len(learn.dls.train_ds), 'test_images': len(learn.dls.valid_ds),
@@ -128,7 +138,8 @@ def train(args) -> int:
                    'history': [dict(epoch=i + 1, **{k: v[i] for k, v in h.items()}) for i in range(len(h['train_loss']))],
                    'versions': _versions()}
         (report/'metrics.json').write_text(json.dumps(metrics, indent=2))
-        print(f"wrote {report/'history.png'}, {report/'metrics.json'}" + (f", {report/'lr_find.png'}" if args.lr_max is None else ''))
+        names = ['history.png', 'metrics.json'] + (['lr_find.png'] if args.lr_max is None else []) + list(written)
+        print(f"wrote {', '.join(names)} to {report}")
     return 0
 
 # %% ../nbs/06_cli.ipynb #c016
@@ -145,6 +156,58 @@ def lr_find_cmd(args) -> int:
     return 0
 
 # %% ../nbs/06_cli.ipynb #c018
+def predict_cmd(args) -> int:
+    "Predict the classes of image files with an exported learner or a weights file."
+    if model_kind(args.model) == 'learner':
+        print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
+              "(a .safetensors weights file is the safe choice)", file=sys.stderr)
+    clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs)
+    results = clf.predict_batch(args.images)
+    if args.json: print(json.dumps([r.to_dict(args.top_k) for r in results], indent=1))
+    for r in results:
+        if not r.ok: print(f"cifar-fast predict: error: {r.error}", file=sys.stderr)
+        elif not args.json: print(f"{r.item}  " + '  '.join(f"{c} {p:.3f}" for c, p in r.top(args.top_k)))
+    failed = sum(not r.ok for r in results)
+    if failed: print(f"cifar-fast predict: {failed} of {len(results)} images could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+# %% ../nbs/06_cli.ipynb #c020
+def _eval_learner(args):
+    "A `Learner` for the model file and the `DataLoader` of the test images to evaluate it on."
+    files = cifar_files(args.data, args.subset, args.seed)
+    test = [f for f in files if f.parent.parent.name == 'test']
+    if model_kind(args.model) == 'learner':
+        learn = load_exported(args.model)
+        return learn, learn.dls.test_dl(test, with_labels=True, bs=args.bs)
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    clf = load_classifier(args.model)
+    dls = cifar_dls(args.data, bs=min(args.bs, len(files) - len(test)), augs=None, subset=args.subset, seed=args.seed)
+    if list(clf.classes) != list(dls.vocab):
+        raise DataError(f"{args.model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
+    return Learner(dls, clf.model, loss_func=CrossEntropyLossFlat()), dls.valid
+
+def evaluate_cmd(args) -> int:
+    "Test accuracy of a model file, overall and per class, and optionally the interpretation report."
+    matplotlib.use('Agg')
+    learn, dl = _eval_learner(args)
+    prec, cbs = precision_cbs(args.precision, dl.device)
+    learn.add_cbs(cbs)
+    t0 = time.perf_counter()
+    with _bars(learn):
+        interp = ClassificationInterpretation.from_learner(learn, dl=dl)
+        table = per_class_accuracy(interp)
+    acc = table.correct.sum() / table.n.sum()
+    print(f"test accuracy {acc:.4f} ({table.correct.sum()}/{table.n.sum()}), {prec}, {time.perf_counter() - t0:.1f}s")
+    for r in table.to_dict('records'):
+        confused = f"  most confused with {r['most_confused_with']} ({r['times']})" if r['times'] else ''
+        print(f"  {r['class']:<11} {r['accuracy']:.4f}  {r['correct']}/{r['n']}{confused}")
+    if args.report:
+        with _bars(learn): written = write_interpretation(interp, args.report)
+        print(f"wrote {', '.join(written)} to {args.report}")
+    return 0
+
+# %% ../nbs/06_cli.ipynb #c022
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog='cifar-fast', description='Train and use CIFAR-10 image classifiers with fastai.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -166,9 +229,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p); _add_model_args(p)
     p.add_argument('--out', default='reports/lr_find.png', help='where to write the plot (default: reports/lr_find.png)')
     p.set_defaults(func=lr_find_cmd)
+    p = sub.add_parser('predict', help='predict the classes of image files',
+                       description='Predict the classes of image files with an exported learner or a .safetensors weights file.')
+    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights); told apart by content')
+    p.add_argument('images', nargs='+', help='image files: PNG or JPEG of any size and mode')
+    p.add_argument('--top-k', type=positive_int, default=3, help='classes to show per image (default: 3)')
+    p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
+    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the learner's own answers; auto is faster where bf16 runs (default: fp32)")
+    p.set_defaults(func=predict_cmd)
+    p = sub.add_parser('evaluate', help='test accuracy overall and per class, and the interpretation plots',
+                       description='Measure test accuracy of a model file on the CIFAR-10 test split, overall and per class.')
+    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights)')
+    _add_data_args(p)
+    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
+    p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+    p.set_defaults(func=evaluate_cmd)
     return parser
 
-# %% ../nbs/06_cli.ipynb #c019
+# %% ../nbs/06_cli.ipynb #c023
 def main(argv=None) -> int:
     "Entry point of the `cifar-fast` console script."
     args = build_parser().parse_args(argv)

@@ -14,7 +14,7 @@ def run(*args, **kw):
 def test_help_lists_subcommands():
     r = run('--help')
     assert r.returncode == 0
-    for sub in ('prepare', 'train', 'lr-find'): assert sub in r.stdout
+    for sub in ('prepare', 'train', 'lr-find', 'predict', 'evaluate'): assert sub in r.stdout
 
 
 def test_prepare_on_synthetic_data(fake, tmp_path):
@@ -39,9 +39,13 @@ def test_prepare_on_real_subset(real_data, tmp_path):
     ('train', ['--widths', '64,128'], 'expected four comma-separated positive integers'),
     ('train', ['--precision', 'half'], "invalid choice: 'half'"),
     ('train', ['--data', '/no/such/data'], 'not found at /no/such/data'),
+    ('predict', ['/no/model.pkl', 'x.png'], 'no model file at /no/model.pkl'),
+    ('predict', ['/no/model.pkl', 'x.png', '--top-k', '0'], 'expected a positive integer, got 0'),
+    ('evaluate', ['/no/model.safetensors'], 'no model file at /no/model.safetensors'),
 ])
 def test_bad_values_one_line(fake, command, args, message):
-    r = run(command, *(['--data', str(fake)] if '--data' not in args else []), *args)
+    data = ['--data', str(fake)] if '--data' not in args and command != 'predict' else []
+    r = run(command, *data, *args)
     assert r.returncode == 2
     assert message in r.stderr
     assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -56,7 +60,10 @@ def test_train_on_real_subset_end_to_end(real_data, tmp_path):
     assert '\x1b' not in r.stdout and '\r' not in r.stdout  # no progress bars when stdout is not a terminal
     assert "lr_find's valley suggestion" in r.stdout
     assert (tmp_path/'models'/'m.pkl').stat().st_size > 100_000
-    for name in ('history.png', 'lr_find.png'): assert (tmp_path/'rep'/name).stat().st_size > 5000
+    for name in ('history.png', 'lr_find.png', 'top_losses.png', 'misclassified.png', 'confusion_matrix.png'):
+        assert (tmp_path/'rep'/name).stat().st_size > 5000, name
+    assert (tmp_path/'rep'/'per_class.csv').read_text().startswith('class,n,correct,accuracy,most_confused_with,times')
+    assert (tmp_path/'models'/'m.safetensors').stat().st_size > 100_000
     import json
     m = json.loads((tmp_path/'rep'/'metrics.json').read_text())
     assert len(m['history']) == 2 and 0 <= m['final_test_accuracy'] <= 1
