@@ -13,8 +13,7 @@ from .augment import show_augmentations
 from .model import CustomResNet
 from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history, precision_cbs
 from .interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
-from .inference import (classifier_from_file, classifier_from_learner, export_weights, load_classifier,
-                                  load_exported, model_kind)
+from .inference import classifier_from_file, export_weights, load_classifier, load_exported, model_kind
 
 # %% auto #0
 __all__ = ['OneLineParser', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare', 'train', 'lr_find_cmd', 'predict_cmd',
@@ -177,7 +176,7 @@ def _eval_learner(args):
     files = cifar_files(args.data, args.subset, args.seed)
     test = [f for f in files if f.parent.parent.name == 'test']
     if model_kind(args.model) == 'learner':
-        learn = load_exported(args.model)
+        learn = load_exported(args.model, channels_last=False)  # evaluate_cmd adds the callbacks for its precision
         return learn, learn.dls.test_dl(test, with_labels=True, bs=args.bs)
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
@@ -222,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--epochs', type=positive_int, default=24, help='epochs (default: 24)')
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: find)")
     p.add_argument('--out', default='models/cifar_resnet.pkl', help='exported learner (default: models/cifar_resnet.pkl)')
-    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png and metrics.json')
+    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
     p.set_defaults(func=train)
     p = sub.add_parser('lr-find', help="run fastai's lr_find and save its plot",
                        description="Run fastai's learning-rate finder, print its suggestions and save the plot.")

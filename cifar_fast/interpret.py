@@ -4,10 +4,9 @@
 
 # %% ../nbs/04_interpret.ipynb #c002
 from __future__ import annotations
-import math
+import math, warnings
 from pathlib import Path
 
-import warnings
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
