@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cifar_fast.data import CIFAR10_STATS, cifar_dls, cifar_files, load_image
+from cifar_fast.augment import cifar_dls
+from cifar_fast.data import CIFAR10_STATS, cifar_files, load_image
 from cifar_fast.inference import export_weights, load_classifier, load_exported
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet

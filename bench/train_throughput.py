@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader, Dataset
 from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
 
-from cifar_fast.augment import era_augs
-from cifar_fast.data import CIFAR10_STATS, cifar_dls, load_image
+from cifar_fast.augment import cifar_dls, era_augs
+from cifar_fast.data import CIFAR10_STATS, load_image
 from cifar_fast.learner import cifar_learner, resolve_precision
 from cifar_fast.model import CustomResNet
 

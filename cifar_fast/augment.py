@@ -17,10 +17,10 @@ from fastai.vision.core import PILImage
 from fasttransform import DisplayedTransform
 from matplotlib.figure import Figure
 
-from .data import CIFAR10_STATS, get_cifar10, load_image
+from .data import CIFAR10_STATS, cifar_dataloaders, get_cifar10, load_image
 
 # %% auto #0
-__all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'show_augmentations']
+__all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'cifar_dls', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #c005
 class AlbumentationsTransform(DisplayedTransform):
@@ -70,7 +70,14 @@ def albumentations_tfms(augs='era', seed:int|None=None) -> list:
         raise TypeError(f"augs must be 'era', None or an albumentations.Compose, got {type(augs).__name__}")
     return [AlbumentationsTransform(augs)]
 
-# %% ../nbs/01_augment.ipynb #c020
+# %% ../nbs/01_augment.ipynb #c018
+def cifar_dls(path=None, bs:int=512, augs='era', subset:int|None=None, num_workers:int|None=None,
+              seed:int|None=None, device=None) -> DataLoaders:
+    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, training split augmented with `augs`."
+    return cifar_dataloaders(path, bs=bs, item_tfms=albumentations_tfms(augs, seed=seed), subset=subset,
+                             num_workers=num_workers, seed=seed, device=device)
+
+# %% ../nbs/01_augment.ipynb #c024
 def _training_samples(source, n:int, seed:int|None):
     "`n` (image array, class name) pairs drawn from the training split of `source`."
     rng = random.Random(seed)

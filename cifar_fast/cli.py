@@ -8,8 +8,8 @@ import argparse, contextlib, json, platform, sys, time
 from pathlib import Path
 
 import matplotlib
-from .data import CIFAR10_STATS, DataError, cifar_dls, cifar_files
-from .augment import show_augmentations
+from .data import CIFAR10_STATS, DataError, cifar_dataloaders, cifar_files
+from .augment import cifar_dls, show_augmentations
 from .model import CustomResNet
 from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history, precision_cbs
 from .interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
@@ -181,7 +181,7 @@ def _eval_learner(args):
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     clf = load_classifier(args.model)
-    dls = cifar_dls(args.data, bs=min(args.bs, len(files) - len(test)), augs=None, subset=args.subset, seed=args.seed)
+    dls = cifar_dataloaders(args.data, bs=min(args.bs, len(files) - len(test)), subset=args.subset, seed=args.seed)
     if list(clf.classes) != list(dls.vocab):
         raise DataError(f"{args.model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
     return Learner(dls, clf.model, loss_func=CrossEntropyLossFlat()), dls.valid

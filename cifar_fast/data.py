@@ -13,15 +13,15 @@ import numpy as np
 from PIL import Image
 with warnings.catch_warnings():  # fastai's import trips torch's deprecation notice for torch.jit.script: not the user's concern
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-    from fastai.data.all import (CategoryBlock, DataBlock, GrandparentSplitter, TransformBlock, IntToFloatTensor,
-                                 Normalize, get_image_files, parent_label)
+    from fastai.data.all import (CategoryBlock, DataBlock, DataLoaders, GrandparentSplitter, TransformBlock,
+                                 IntToFloatTensor, Normalize, get_image_files, parent_label)
     from fastai.vision.core import PILImage
     from fasttransform import Transform
     from fastai.data.external import URLs, untar_data
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR10_STATS', 'CIFAR10_SIZE', 'DataError', 'synthetic_cifar10', 'check_cifar_layout',
-           'get_cifar10', 'load_image', 'image_array', 'ImageCache', 'cifar_files', 'cifar_dls']
+           'get_cifar10', 'load_image', 'image_array', 'ImageCache', 'cifar_files', 'cifar_dataloaders']
 
 # %% ../nbs/00_data.ipynb #c005
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
@@ -193,10 +193,9 @@ def cifar_files(path=None, subset:int|None=None, seed:int|None=None, split:str|N
     return files if split is None else [f for f in files if f.parent.parent.name == split]
 
 # %% ../nbs/00_data.ipynb #c031
-def cifar_dls(path=None, bs:int=512, augs='era', subset:int|None=None, num_workers:int|None=None,
-              seed:int|None=None, device=None):
-    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, augmented with `augs`."
-    from cifar_fast.augment import albumentations_tfms  # the next stage of the path builds the item transform
+def cifar_dataloaders(path=None, bs:int=512, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
+                      seed:int|None=None, device=None) -> DataLoaders:
+    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed)
     n_train = sum(f.parent.parent.name == 'train' for f in files)
@@ -206,7 +205,7 @@ def cifar_dls(path=None, bs:int=512, augs='era', subset:int|None=None, num_worke
                                CategoryBlock(vocab=list(CIFAR10_CLASSES))),
                        splitter=GrandparentSplitter(train_name='train', valid_name='test'),
                        get_y=parent_label,
-                       item_tfms=albumentations_tfms(augs, seed=seed),
+                       item_tfms=item_tfms,
                        batch_tfms=Normalize.from_stats(*CIFAR10_STATS))
     dls = dblock.dataloaders(files, bs=bs, num_workers=0 if num_workers is None else num_workers, device=device)
     if seed is not None:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cifar_fast.data import (CIFAR10_CLASSES, CIFAR10_STATS, DataError, cifar_dls, get_cifar10, load_image)
+from cifar_fast.augment import cifar_dls
+from cifar_fast.data import (CIFAR10_CLASSES, CIFAR10_STATS, DataError, cifar_dataloaders, get_cifar10, load_image)
 
 
 def _tar(path, members):
@@ -97,7 +98,7 @@ def test_odd_images_become_32x32_rgb(fake):
 
 
 def test_batches_normalised(fake):
-    dls = cifar_dls(fake, bs=40, augs=None)
+    dls = cifar_dataloaders(fake, bs=40)
     x, y = dls.valid.one_batch()
     raw = np.stack([load_image(f) for f in dls.valid.items[:40]]).astype(np.float32) / 255
     mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in CIFAR10_STATS)
@@ -115,7 +116,7 @@ def test_same_seed_same_augmented_batches(fake):
 
 
 def test_bad_arguments(fake):
-    with pytest.raises(DataError, match='positive'): cifar_dls(fake, subset=0)
+    with pytest.raises(DataError, match='positive'): cifar_dataloaders(fake, subset=0)
     with pytest.raises(ValueError, match='unknown augmentation'): cifar_dls(fake, bs=8, augs='rand')
     with pytest.raises(TypeError, match='albumentations.Compose'): cifar_dls(fake, bs=8, augs=42)
 

@@ -7,7 +7,8 @@ import pytest
 from fastai.torch_core import set_seed
 from PIL import Image
 
-from cifar_fast.data import cifar_dls, cifar_files
+from cifar_fast.augment import cifar_dls
+from cifar_fast.data import cifar_files
 from cifar_fast.inference import classifier_from_file, export_weights, load_classifier, load_exported
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet

@@ -5,7 +5,7 @@ import pytest
 import torch
 from fastai.torch_core import set_seed
 
-from cifar_fast.data import cifar_dls
+from cifar_fast.augment import cifar_dls
 from cifar_fast.learner import EpochLog, cifar_learner, cpu_has_bf16
 from cifar_fast.model import CustomResNet
 

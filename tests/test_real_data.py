@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_fast.augment import show_augmentations
-from cifar_fast.data import CIFAR10_CLASSES, cifar_dls, get_image_files
+from cifar_fast.augment import cifar_dls, show_augmentations
+from cifar_fast.data import CIFAR10_CLASSES, get_image_files
 
 
 def test_full_archive_layout(real_data):
