@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from cifar_fast.augment import cifar_dls
-from cifar_fast.data import CIFAR10_STATS, cifar_files, load_image
+from cifar_fast.data import cifar_files, image_array
 from cifar_fast.inference import export_weights, load_classifier, load_exported
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
@@ -42,8 +42,8 @@ def main():
 
     loaded = load_exported(tmp/'model.pkl')  # fp32, contiguous, on the CPU: what load_learner gives
     safe = load_classifier(tmp/'model.safetensors', bs=args.bs)
-    arrays = np.stack([load_image(f) for f in files])
-    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in CIFAR10_STATS)
+    arrays = np.stack([image_array(f) for f in files])
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in safe.stats)
     ready = [(torch.from_numpy(arrays[i:i + args.bs]).permute(0, 3, 1, 2).float() / 255 - mean) / std
              for i in range(0, len(arrays), args.bs)]
     plain_model = safe.model
@@ -53,7 +53,7 @@ def main():
             for x in ready: plain_model(x)
 
     def learner_get_preds():
-        with loaded.no_bar(): loaded.get_preds(dl=loaded.dls.test_dl(files, bs=args.bs))
+        loaded.get_preds(dl=loaded.dls.test_dl(files, bs=args.bs))  # AutoProgress: no bars when not in a terminal
 
     configs = {'(a) model(x) on ready tensors': plain,
                '(b) predict_batch, image files': lambda: safe.predict_batch(files),

@@ -5,7 +5,7 @@ precision; configurations interleaved over several repeats; medians of images/s 
 
     python bench/train_throughput.py --data ../shared/data/cifar10-jpg.tgz [--bs 512] [--batches 3] [--repeats 3]
 """
-import argparse, contextlib, statistics, time
+import argparse, statistics, time
 
 import numpy as np
 import torch
@@ -14,14 +14,10 @@ from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
 
 from cifar_fast.augment import cifar_dls, era_augs
-from cifar_fast.data import CIFAR10_STATS, load_image
-from cifar_fast.learner import cifar_learner, resolve_precision
+from cifar_fast.core import ERA, precision_autocast, resolve_precision
+from cifar_fast.data import image_array
+from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
-
-
-def autocast_for(prec):
-    if prec == 'fp32': return contextlib.nullcontext()
-    return torch.autocast('cpu', dtype=torch.bfloat16 if prec == 'bf16' else torch.float16)
 
 
 def new_model():
@@ -34,7 +30,7 @@ def step_loop(model, batches, prec):
     loss_fn, n, t0 = torch.nn.CrossEntropyLoss(), 0, None
     for i, (x, y) in enumerate(batches):
         if i == 1: t0 = time.perf_counter()
-        with autocast_for(prec): loss = loss_fn(model(x).float(), y)
+        with precision_autocast(prec, 'cpu'): loss = loss_fn(model(x).float(), y)
         loss.backward(); opt.step(); opt.zero_grad()
         if i >= 1: n += len(x)
     return n / (time.perf_counter() - t0)
@@ -50,7 +46,7 @@ class PlainDataset(Dataset):
     "The reference's data path: decoded uint8 images -> albumentations -> tensor -> normalise."
     def __init__(self, images, labels):
         self.images, self.labels, self.aug = images, labels, era_augs()
-        self.mean, self.std = (torch.tensor(s).view(3, 1, 1) for s in CIFAR10_STATS)
+        self.mean, self.std = (torch.tensor(s).view(3, 1, 1) for s in ERA.stats)
     def __len__(self): return len(self.images)
     def __getitem__(self, i):
         img = torch.from_numpy(self.aug(image=self.images[i])['image']).permute(2, 0, 1).float().div_(255)
@@ -59,7 +55,7 @@ class PlainDataset(Dataset):
 
 def plain(dls, prec, n_batches):
     ds = dls.train_ds
-    images = [load_image(f) for f in ds.items]  # decoded up front, as cifar_dls does
+    images = [image_array(f) for f in ds.items]  # decoded up front, as cifar_dls does
     labels = [int(ds.vocab.o2i[f.parent.name]) for f in ds.items]
     loader = DataLoader(PlainDataset(images, labels), batch_size=dls.bs, shuffle=True, drop_last=True, num_workers=0)
     it = iter(loader)
@@ -80,14 +76,14 @@ class TrainTimer(Callback):
 def fastai_fit(dls, prec, n_batches):
     timer = TrainTimer()
     learn = cifar_learner(dls, new_model(), precision=prec, cbs=timer)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 5e-4)
+    with learn.no_logging(): learn.fit_one_cycle(1, 5e-4)
     return timer.rate
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data', default=None)
-    p.add_argument('--bs', type=int, default=512)
+    p.add_argument('--bs', type=int, default=512, help='batch size (default: 512, the reference\'s)')
     p.add_argument('--batches', type=int, default=3, help='timed batches per measurement (after one warm-up)')
     p.add_argument('--repeats', type=int, default=3)
     args = p.parse_args()

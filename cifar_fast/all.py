@@ -6,10 +6,13 @@
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #c002
-import fastai.vision.all as _fastai_vision
-from fastai.vision.all import *
-from . import (data as _data, augment as _augment, model as _model, learner as _learner, interpret as _interpret,
-                        inference as _inference)
+from .core import quiet_imports
+with quiet_imports():
+    import fastai.vision.all as _fastai_vision
+    from fastai.vision.all import *
+from . import (core as _core, data as _data, augment as _augment, model as _model, learner as _learner,
+                        interpret as _interpret, inference as _inference)
+from .core import *
 from .data import *
 from .augment import *
 from .model import *
@@ -18,4 +21,5 @@ from .interpret import *
 from .inference import *
 
 # %% ../nbs/99_all.ipynb #c004
-__all__ = [n for n in dir(_fastai_vision) if not n.startswith('_')] + _data.__all__ + _augment.__all__ + _model.__all__ + _learner.__all__ + _interpret.__all__ + _inference.__all__
+_MODULES = (_core, _data, _augment, _model, _learner, _interpret, _inference)
+__all__ = list(dict.fromkeys([n for n in dir(_fastai_vision) if not n.startswith('_')] + [n for m in _MODULES for n in m.__all__]))

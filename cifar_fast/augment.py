@@ -5,19 +5,22 @@
 # %% ../nbs/01_augment.ipynb #c002
 from __future__ import annotations
 import random
-from pathlib import Path
 
 import albumentations as A
 import cv2
 import numpy as np
 import torch
-from fastai.data.core import DataLoaders
-from fastai.data.transforms import get_image_files
-from fastai.vision.core import PILImage
-from fasttransform import DisplayedTransform
+from fastcore.basics import store_attr
+from fastcore.meta import delegates
 from matplotlib.figure import Figure
 
-from .data import CIFAR10_STATS, cifar_dataloaders, get_cifar10, load_image
+from .core import CIFAR10_MEAN, ERA, get_recipe, quiet_imports
+from .data import CIFAR10_SIZE, cifar_dataloaders, get_cifar10, image_array
+with quiet_imports():
+    from fastai.data.core import DataLoaders
+    from fastai.data.transforms import get_image_files
+    from fastai.vision.core import PILImage
+    from fasttransform import DisplayedTransform
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'cifar_dls', 'show_augmentations']
@@ -28,7 +31,8 @@ class AlbumentationsTransform(DisplayedTransform):
     order = 3  # after loading, before `ToTensor`
     def __init__(self, train_aug, valid_aug=None):
         super().__init__()
-        self.train_aug, self.valid_aug, self._worker_seed = train_aug, valid_aug, None
+        store_attr('train_aug,valid_aug')
+        self._worker_seed = None
 
     def __call__(self, b, split_idx=None, **kwargs):
         self._aug = self.train_aug if split_idx == 0 else self.valid_aug
@@ -47,35 +51,40 @@ class AlbumentationsTransform(DisplayedTransform):
         return PILImage.create(self._aug(image=np.asarray(img))['image'])
 
 # %% ../nbs/01_augment.ipynb #c007
-CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_STATS[0])
+CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_MEAN)
 
-def era_augs(seed:int|None=None, p_flip:float=0.5, p_cutout:float=0.5, hole:int=8) -> A.Compose:
-    "The reference augmentation: reflect-pad to 40, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
+def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cutout:float=ERA.p_cutout,
+             hole:int=ERA.hole) -> A.Compose:
+    "The reference augmentation: reflect-pad by `pad`, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
+    size = CIFAR10_SIZE
     return A.Compose([
-        A.PadIfNeeded(min_height=40, min_width=40, border_mode=cv2.BORDER_REFLECT_101),
-        A.RandomCrop(height=32, width=32),
+        A.PadIfNeeded(min_height=size + 2 * pad, min_width=size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
+        A.RandomCrop(height=size, width=size),
         A.HorizontalFlip(p=p_flip),
         A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(hole, hole), hole_width_range=(hole, hole),
                         fill=CIFAR10_MEAN_PIXEL, p=p_cutout),
     ], seed=seed)
 
 # %% ../nbs/01_augment.ipynb #c008
-def albumentations_tfms(augs='era', seed:int|None=None) -> list:
-    "Item transforms for `augs`: `'era'` (see `era_augs`), `None` (no augmentation) or an `albumentations.Compose`."
+def albumentations_tfms(augs='era', seed:int|None=None, recipe='era') -> list:
+    "Item transforms for `augs`: `'era'` (`era_augs` with `recipe`'s numbers), `None` (no augmentation) or an `albumentations.Compose`."
     if augs is None: return []
     if isinstance(augs, str):
         if augs != 'era': raise ValueError(f"unknown augmentation recipe {augs!r}: use 'era', None or an albumentations.Compose")
-        augs = era_augs(seed=seed)
+        r = get_recipe(recipe)
+        augs = era_augs(seed=seed, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout, hole=r.hole)
     if not isinstance(augs, A.BaseCompose):
         raise TypeError(f"augs must be 'era', None or an albumentations.Compose, got {type(augs).__name__}")
     return [AlbumentationsTransform(augs)]
 
 # %% ../nbs/01_augment.ipynb #c018
-def cifar_dls(path=None, bs:int=512, augs='era', subset:int|None=None, num_workers:int|None=None,
-              seed:int|None=None, device=None) -> DataLoaders:
-    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, training split augmented with `augs`."
-    return cifar_dataloaders(path, bs=bs, item_tfms=albumentations_tfms(augs, seed=seed), subset=subset,
-                             num_workers=num_workers, seed=seed, device=device)
+@delegates(cifar_dataloaders, but=['item_tfms'])
+def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwargs) -> DataLoaders:
+    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes) for `recipe`: test split as validation, training split augmented."
+    r = get_recipe(recipe)
+    tfms = albumentations_tfms(r.augs if augs == 'recipe' else augs, seed=seed, recipe=r)
+    kwargs = {'bs': r.bs, 'stats': r.stats, **kwargs}
+    return cifar_dataloaders(path, item_tfms=tfms, seed=seed, **kwargs)
 
 # %% ../nbs/01_augment.ipynb #c024
 def _training_samples(source, n:int, seed:int|None):
@@ -86,7 +95,7 @@ def _training_samples(source, n:int, seed:int|None):
         idxs = rng.sample(range(len(ds)), min(n, len(ds)))
         return [(np.asarray(ds[i][0]), source.vocab[ds[i][1]]) for i in idxs]
     files = sorted(get_image_files(get_cifar10(source)/'train'))
-    return [(load_image(f), f.parent.name) for f in rng.sample(files, min(n, len(files)))]
+    return [(image_array(f), f.parent.name) for f in rng.sample(files, min(n, len(files)))]
 
 def show_augmentations(source, n_images:int=4, n_augs:int=6, augs='era', seed:int|None=None) -> Figure:
     "Figure with one row per training image of `source`: the original, then `n_augs` augmented versions."

@@ -4,20 +4,14 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, contextlib, json, platform, sys, time
+import argparse, dataclasses, json, platform, sys, time
 from pathlib import Path
 
-import matplotlib
-from .data import CIFAR10_STATS, DataError, cifar_dataloaders, cifar_files
-from .augment import cifar_dls, show_augmentations
-from .model import CustomResNet
-from .learner import EpochLog, PRECISIONS, cifar_learner, fit_era, history, plot_history, precision_cbs
-from .interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
-from .inference import classifier_from_file, export_weights, load_classifier, load_exported, model_kind
+from .core import PRECISIONS, RECIPES, DataError, Recipe, get_recipe
 
 # %% auto #0
-__all__ = ['OneLineParser', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare', 'train', 'lr_find_cmd', 'predict_cmd',
-           'evaluate_cmd', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare',
+           'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd']
 
 # %% ../nbs/06_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -25,6 +19,37 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 # %% ../nbs/06_cli.ipynb #c007
+COMMANDS = {}
+
+def command(name:str, help:str, add_args=None):
+    "Register the decorated `f(args) -> int` as `cifar-fast <name>`; `add_args(parser)` adds its arguments."
+    def _register(f):
+        COMMANDS[name] = (f, help, add_args)
+        return f
+    return _register
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `cifar-fast` parser: one subparser per registered command."
+    parser = OneLineParser(prog='cifar-fast', description='Train and use CIFAR-10 image classifiers with fastai.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for name, (f, help, add_args) in COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=f.__doc__)
+        if add_args: add_args(p)
+        p.set_defaults(func=f)
+    return parser
+
+def main(argv=None) -> int:
+    "Entry point of the `cifar-fast` console script."
+    args = build_parser().parse_args(argv)
+    try: return args.func(args)
+    except (DataError, FileNotFoundError, ValueError, TypeError) as e:
+        print(f"cifar-fast {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cifar-fast {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+# %% ../nbs/06_cli.ipynb #c009
 def positive_int(s:str) -> int:
     "argparse type: an integer >= 1."
     try: v = int(s)
@@ -32,10 +57,9 @@ def positive_int(s:str) -> int:
     if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
     return v
 
-# %% ../nbs/06_cli.ipynb #c008
 def lr_max_arg(s:str):
-    "argparse type: a positive float, or 'find' (None: use lr_find's suggestion)."
-    if s == 'find': return None
+    "argparse type: a positive float, or 'find' (use lr_find's suggestion)."
+    if s == 'find': return s
     try: v = float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s!r}") from None
     if not v > 0: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s}")
@@ -49,114 +73,158 @@ def widths_arg(s:str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected four comma-separated positive integers like 64,128,256,512, got {s!r}")
     return ws
 
-# %% ../nbs/06_cli.ipynb #c010
+# %% ../nbs/06_cli.ipynb #c012
 def _add_data_args(p:argparse.ArgumentParser):
     p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--bs', type=positive_int, default=512, help='batch size (default: 512)')
+    p.add_argument('--recipe', choices=list(RECIPES), default='era', help='the recipe whose numbers to use (default: era)')
+    p.add_argument('--bs', type=positive_int, default=None, help="batch size (default: the recipe's)")
     p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick runs')
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')
 
 def _add_model_args(p:argparse.ArgumentParser):
-    p.add_argument('--widths', type=widths_arg, default=(64, 128, 256, 512), help='channels of prep,layer1,layer2,layer3 (default: 64,128,256,512)')
-    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
+    p.add_argument('--widths', type=widths_arg, default=None, help="channels of prep,layer1,layer2,layer3 (default: the recipe's)")
+    p.add_argument('--precision', choices=PRECISIONS, default=None, help="auto: bf16 where the CPU or GPU supports it (default: the recipe's)")
 
-# %% ../nbs/06_cli.ipynb #c012
+def _recipe(args) -> Recipe:
+    "The recipe `args.recipe` names, with the values of the flags given."
+    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max')}
+    changes = {k: v for k, v in flags.items() if v is not None}
+    if changes.get('lr_max') == 'find': changes['lr_max'] = None
+    return get_recipe(args.recipe, **changes)
+
+# %% ../nbs/06_cli.ipynb #c015
+def _prepare_args(p):
+    _add_data_args(p)
+    p.add_argument('--out', default='reports/augmentations.png', help='where to write the picture (default: reports/augmentations.png)')
+
+@command('prepare', 'check the data, build the DataLoaders and draw the augmentations', _prepare_args)
 def prepare(args) -> int:
-    "Build the DataLoaders, print a summary and save the augmentation picture."
+    "Check the data, build a recipe's DataLoaders, print a summary and draw the augmentations to a PNG."
+    from cifar_fast.augment import cifar_dls, show_augmentations
+    r = _recipe(args)
     t0 = time.perf_counter()
-    dls = cifar_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed)
+    dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed)
     x, y = dls.one_batch()
     print(f"data: {dls.path} ({len(dls.train_ds)} train and {len(dls.valid_ds)} test images, {len(dls.vocab)} classes), "
           f"decoded in {time.perf_counter() - t0:.1f}s")
-    print(f"batches: {len(dls.train)} train and {len(dls.valid)} test of {args.bs}; x {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} "
-          f"normalised with mean {CIFAR10_STATS[0]} std {CIFAR10_STATS[1]}")
-    print("augmentation (train only): reflect-pad to 40, random crop 32, horizontal flip, 8x8 cutout of the mean")
+    print(f"batches: {len(dls.train)} train and {len(dls.valid)} test of {r.bs}; x {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} "
+          f"normalised with mean {r.stats[0]} std {r.stats[1]}")
+    print(f"augmentation (train only, recipe {r.name}): reflect-pad {r.pad}, random crop 32, horizontal flip p={r.p_flip:g}, "
+          f"one {r.hole}x{r.hole} cutout of the mean p={r.p_cutout:g}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     show_augmentations(dls, seed=args.seed).savefig(out)
     print(f"wrote {out}")
     return 0
 
-# %% ../nbs/06_cli.ipynb #c014
-def _learner(args):
-    "DataLoaders and Learner from the shared arguments."
+# %% ../nbs/06_cli.ipynb #c020
+def _add_train_args(p):
+    _add_data_args(p); _add_model_args(p)
+    p.add_argument('--epochs', type=positive_int, default=None, help="epochs (default: the recipe's)")
+    p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
+
+def _learner(args, r:Recipe):
+    "DataLoaders and Learner for recipe `r` and the data arguments."
+    from cifar_fast.augment import cifar_dls
+    from cifar_fast.learner import cifar_learner
     if args.seed is not None:
         from fastai.torch_core import set_seed
         set_seed(args.seed)
-    dls = cifar_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed)
-    return cifar_learner(dls, CustomResNet(n_out=len(dls.vocab), widths=args.widths), precision=args.precision)
+    return cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed), recipe=r)
 
 def _save_lr_find(learn, path:Path):
+    "Save the plot of the learner's last lr_find (its recorder holds the finder's losses until the next fit)."
     import matplotlib.pyplot as plt
+    path.parent.mkdir(parents=True, exist_ok=True)
     learn.recorder.plot_lr_find()
     plt.gcf().savefig(path)
     plt.close('all')
 
-def _bars(learn):
-    "fastai's progress bars in a terminal; none when stdout is a file or a pipe, where they would be noise."
-    return contextlib.nullcontext() if sys.stdout.isatty() else learn.no_bar()
+def _find_lr(learn, plot:Path|None=None) -> float:
+    "lr_find's valley suggestion; with `plot`, the finder's plot saved there before training replaces it."
+    sug = learn.lr_find(show_plot=False)
+    print(f"lr_max {sug.valley:.2e} (lr_find's valley suggestion)")
+    if plot: _save_lr_find(learn, plot)
+    return float(sug.valley)
 
 def _versions() -> dict:
     import fastai, torch, albumentations, cifar_fast
     return {'cifar_fast': cifar_fast.__version__, 'fastai': fastai.__version__, 'torch': torch.__version__,
             'albumentations': albumentations.__version__, 'python': platform.python_version()}
 
-# %% ../nbs/06_cli.ipynb #c015
+def _train_cmd_args(p):
+    _add_train_args(p)
+    p.add_argument('--out', default='models/cifar_resnet.pkl', help='exported learner (default: models/cifar_resnet.pkl)')
+    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
+
+@command('train', 'train a recipe and export the learner', _train_cmd_args)
 def train(args) -> int:
-    "Train with the reference recipe, export the learner, optionally write a report."
-    matplotlib.use('Agg')
-    learn = _learner(args)
+    "Train on CIFAR-10 with a recipe (default era), export the learner and its weights, and optionally write a report."
+    import matplotlib; matplotlib.use('Agg')
+    from cifar_fast.learner import history, plot_history
+    from cifar_fast.interpret import ClassificationInterpretation, write_interpretation
+    from cifar_fast.inference import export_weights
+    r = _recipe(args)
+    print(r)
+    learn = _learner(args, r)
     report = Path(args.report) if args.report else None
     if report: report.mkdir(parents=True, exist_ok=True)
-    interactive = sys.stdout.isatty()
-    if not interactive: learn.add_cb(EpochLog())
-    print(f"training CustomResNet{args.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}, "
-          f"{args.epochs} epochs, batch {args.bs}, {learn.precision} on {learn.dls.device}")
+    print(f"training {type(learn.model).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}, "
+          f"{learn.precision} on {learn.dls.device}")
     t0 = time.perf_counter()
-    if interactive: lr_max = fit_era(learn, args.epochs, args.lr_max)
-    else:
-        with learn.no_bar(), learn.no_logging(): lr_max = fit_era(learn, args.epochs, args.lr_max)
+    if r.lr_max is None: learn.recipe = r = get_recipe(r, lr_max=_find_lr(learn, report/'lr_find.png' if report else None))
+    learn.fit_recipe()
     wall = time.perf_counter() - t0
-    if report and args.lr_max is None: _save_lr_find(learn, report/'lr_find.png')
-    learn.remove_cb(EpochLog)
     h = history(learn)
     acc = h['valid_accuracy'][-1]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     learn.export(out.absolute())
     weights = export_weights(learn, out.with_suffix('.safetensors'))
-    print(f"test accuracy {acc:.4f} after {args.epochs} epochs in {wall:.0f}s; exported the learner to {out} and the weights to {weights}")
+    print(f"test accuracy {acc:.4f} after {r.epochs} epochs in {wall:.0f}s; exported the learner to {out} and the weights to {weights}")
     if report:
         plot_history(learn).savefig(report/'history.png')
-        with _bars(learn): written = write_interpretation(ClassificationInterpretation.from_learner(learn), report)
-        n_images = args.epochs * len(learn.dls.train) * args.bs
-        metrics = {'final_test_accuracy': acc, 'epochs': args.epochs, 'lr_max': lr_max, 'bs': args.bs,
-                   'widths': list(args.widths), 'train_images': len(learn.dls.train_ds), 'test_images': len(learn.dls.valid_ds),
-                   'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
+        written = write_interpretation(ClassificationInterpretation.from_learner(learn), report)
+        n_images = r.epochs * len(learn.dls.train) * r.bs
+        metrics = {'final_test_accuracy': acc, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
+                   'test_images': len(learn.dls.valid_ds), 'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
                    'device': str(learn.dls.device), 'precision': learn.precision, 'seed': args.seed,
                    'history': [dict(epoch=i + 1, **{k: v[i] for k, v in h.items()}) for i in range(len(h['train_loss']))],
                    'versions': _versions()}
         (report/'metrics.json').write_text(json.dumps(metrics, indent=2))
-        names = ['history.png', 'metrics.json'] + (['lr_find.png'] if args.lr_max is None else []) + list(written)
+        names = ['history.png', 'metrics.json'] + (['lr_find.png'] if (report/'lr_find.png').exists() else []) + list(written)
         print(f"wrote {', '.join(names)} to {report}")
     return 0
 
-# %% ../nbs/06_cli.ipynb #c016
+# %% ../nbs/06_cli.ipynb #c026
+def _lr_find_args(p):
+    _add_data_args(p); _add_model_args(p)
+    p.add_argument('--out', default='reports/lr_find.png', help='where to write the plot (default: reports/lr_find.png)')
+
+@command('lr-find', "run fastai's lr_find and save its plot", _lr_find_args)
 def lr_find_cmd(args) -> int:
-    "Run fastai's lr_find, print its suggestions and save the plot."
-    matplotlib.use('Agg')
-    learn = _learner(args)
-    with learn.no_bar(): sug = learn.lr_find(show_plot=False)
+    "Run fastai's learning-rate finder on a recipe's learner, print its suggestions and save the plot."
+    import matplotlib; matplotlib.use('Agg')
+    learn = _learner(args, _recipe(args))
+    sug = learn.lr_find(show_plot=False)
     print('  '.join(f"{k} {v:.2e}" for k, v in sug._asdict().items()))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _save_lr_find(learn, out)
-    print(f"wrote {out}")
+    _save_lr_find(learn, Path(args.out))
+    print(f"wrote {args.out}")
     return 0
 
-# %% ../nbs/06_cli.ipynb #c018
+# %% ../nbs/06_cli.ipynb #c029
+def _predict_args(p):
+    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights); told apart by content')
+    p.add_argument('images', nargs='+', help='image files: PNG or JPEG of any size and mode')
+    p.add_argument('--top-k', type=positive_int, default=3, help='classes to show per image (default: 3)')
+    p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
+    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the learner's own answers; auto is faster where bf16 runs (default: fp32)")
+
+@command('predict', 'predict the classes of image files', _predict_args)
 def predict_cmd(args) -> int:
-    "Predict the classes of image files with an exported learner or a weights file."
+    "Predict the classes of image files with an exported learner or a .safetensors weights file."
+    from cifar_fast.inference import classifier_from_file, model_kind
     if model_kind(args.model) == 'learner':
         print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
               "(a .safetensors weights file is the safe choice)", file=sys.stderr)
@@ -170,90 +238,49 @@ def predict_cmd(args) -> int:
     if failed: print(f"cifar-fast predict: {failed} of {len(results)} images could not be read", file=sys.stderr)
     return 1 if failed else 0
 
-# %% ../nbs/06_cli.ipynb #c020
+# %% ../nbs/06_cli.ipynb #c033
 def _eval_learner(args):
-    "A `Learner` for the model file and the `DataLoader` of the test images to evaluate it on."
-    files = cifar_files(args.data, args.subset, args.seed)
-    test = [f for f in files if f.parent.parent.name == 'test']
+    "A `Learner` for the model file, in `args.precision`, and the `DataLoader` of the test images to evaluate it on."
+    from cifar_fast.data import cifar_files, cifar_test_dls
+    from cifar_fast.learner import cifar_learner, precision_cbs
+    from cifar_fast.inference import load_classifier, load_exported, model_kind
     if model_kind(args.model) == 'learner':
-        learn = load_exported(args.model, channels_last=False)  # evaluate_cmd adds the callbacks for its precision
-        return learn, learn.dls.test_dl(test, with_labels=True, bs=args.bs)
-    from fastai.learner import Learner
-    from fastai.losses import CrossEntropyLossFlat
+        learn = load_exported(args.model, channels_last=False)
+        files = cifar_files(args.data, args.subset, args.seed, split='test')
+        dl = learn.dls.test_dl(files, with_labels=True, bs=args.bs)
+        learn.precision, cbs = precision_cbs(args.precision, dl.device)
+        learn.add_cbs(cbs)
+        return learn, dl
     clf = load_classifier(args.model)
-    dls = cifar_dataloaders(args.data, bs=min(args.bs, len(files) - len(test)), subset=args.subset, seed=args.seed)
+    dls = cifar_test_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed, stats=clf.stats)
     if list(clf.classes) != list(dls.vocab):
         raise DataError(f"{args.model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
-    return Learner(dls, clf.model, loss_func=CrossEntropyLossFlat()), dls.valid
+    return cifar_learner(dls, clf.model, precision=args.precision), dls.valid
 
+def _evaluate_args(p):
+    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights)')
+    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
+    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
+    p.add_argument('--subset', type=positive_int, default=None, help='use N test images per class')
+    p.add_argument('--seed', type=int, default=None, help='random seed for the subset')
+    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
+    p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+
+@command('evaluate', 'test accuracy overall and per class, and the interpretation plots', _evaluate_args)
 def evaluate_cmd(args) -> int:
-    "Test accuracy of a model file, overall and per class, and optionally the interpretation report."
-    matplotlib.use('Agg')
+    "Measure the test accuracy of a model file on the CIFAR-10 test split, overall and per class."
+    import matplotlib; matplotlib.use('Agg')
+    from cifar_fast.interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
     learn, dl = _eval_learner(args)
-    prec, cbs = precision_cbs(args.precision, dl.device)
-    learn.add_cbs(cbs)
     t0 = time.perf_counter()
-    with _bars(learn):
-        interp = ClassificationInterpretation.from_learner(learn, dl=dl)
-        table = per_class_accuracy(interp)
+    interp = ClassificationInterpretation.from_learner(learn, dl=dl)
+    table = per_class_accuracy(interp)
     acc = table.correct.sum() / table.n.sum()
-    print(f"test accuracy {acc:.4f} ({table.correct.sum()}/{table.n.sum()}), {prec}, {time.perf_counter() - t0:.1f}s")
+    print(f"test accuracy {acc:.4f} ({table.correct.sum()}/{table.n.sum()}), {learn.precision}, {time.perf_counter() - t0:.1f}s")
     for r in table.to_dict('records'):
         confused = f"  most confused with {r['most_confused_with']} ({r['times']})" if r['times'] else ''
         print(f"  {r['class']:<11} {r['accuracy']:.4f}  {r['correct']}/{r['n']}{confused}")
     if args.report:
-        with _bars(learn): written = write_interpretation(interp, args.report)
+        written = write_interpretation(interp, args.report)
         print(f"wrote {', '.join(written)} to {args.report}")
     return 0
-
-# %% ../nbs/06_cli.ipynb #c022
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog='cifar-fast', description='Train and use CIFAR-10 image classifiers with fastai.')
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    p = sub.add_parser('prepare', help='check the data, build the DataLoaders and draw the augmentations',
-                       description='Check the data, build the DataLoaders and draw the augmentations to a PNG.')
-    _add_data_args(p)
-    p.add_argument('--out', default='reports/augmentations.png', help='where to write the picture (default: reports/augmentations.png)')
-    p.set_defaults(func=prepare)
-    p = sub.add_parser('train', help='train the ResNet with the reference one-cycle recipe and export it',
-                       description='Train CustomResNet on CIFAR-10 with one-cycle Adam and export the learner.')
-    _add_data_args(p); _add_model_args(p)
-    p.add_argument('--epochs', type=positive_int, default=24, help='epochs (default: 24)')
-    p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: find)")
-    p.add_argument('--out', default='models/cifar_resnet.pkl', help='exported learner (default: models/cifar_resnet.pkl)')
-    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
-    p.set_defaults(func=train)
-    p = sub.add_parser('lr-find', help="run fastai's lr_find and save its plot",
-                       description="Run fastai's learning-rate finder, print its suggestions and save the plot.")
-    _add_data_args(p); _add_model_args(p)
-    p.add_argument('--out', default='reports/lr_find.png', help='where to write the plot (default: reports/lr_find.png)')
-    p.set_defaults(func=lr_find_cmd)
-    p = sub.add_parser('predict', help='predict the classes of image files',
-                       description='Predict the classes of image files with an exported learner or a .safetensors weights file.')
-    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights); told apart by content')
-    p.add_argument('images', nargs='+', help='image files: PNG or JPEG of any size and mode')
-    p.add_argument('--top-k', type=positive_int, default=3, help='classes to show per image (default: 3)')
-    p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
-    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
-    p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the learner's own answers; auto is faster where bf16 runs (default: fp32)")
-    p.set_defaults(func=predict_cmd)
-    p = sub.add_parser('evaluate', help='test accuracy overall and per class, and the interpretation plots',
-                       description='Measure test accuracy of a model file on the CIFAR-10 test split, overall and per class.')
-    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights)')
-    _add_data_args(p)
-    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
-    p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
-    p.set_defaults(func=evaluate_cmd)
-    return parser
-
-# %% ../nbs/06_cli.ipynb #c023
-def main(argv=None) -> int:
-    "Entry point of the `cifar-fast` console script."
-    args = build_parser().parse_args(argv)
-    try: return args.func(args)
-    except (DataError, FileNotFoundError, ValueError, TypeError) as e:
-        print(f"cifar-fast {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"cifar-fast {args.command}: interrupted", file=sys.stderr)
-        return 130

@@ -8,11 +8,11 @@ import hashlib, os, random, shutil, tarfile, tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import warnings
 import numpy as np
 from PIL import Image
-with warnings.catch_warnings():  # fastai's import trips torch's deprecation notice for torch.jit.script: not the user's concern
-    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+
+from .core import ERA, DataError, quiet_imports
+with quiet_imports():
     from fastai.data.all import (CategoryBlock, DataBlock, DataLoaders, GrandparentSplitter, TransformBlock,
                                  IntToFloatTensor, Normalize, get_image_files, parent_label)
     from fastai.vision.core import PILImage
@@ -20,17 +20,12 @@ with warnings.catch_warnings():  # fastai's import trips torch's deprecation not
     from fastai.data.external import URLs, untar_data
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'CIFAR10_STATS', 'CIFAR10_SIZE', 'DataError', 'synthetic_cifar10', 'check_cifar_layout',
-           'get_cifar10', 'load_image', 'image_array', 'ImageCache', 'cifar_files', 'cifar_dataloaders']
+__all__ = ['CIFAR10_CLASSES', 'CIFAR10_SIZE', 'synthetic_cifar10', 'check_cifar_layout', 'get_cifar10', 'image_array',
+           'ImageCache', 'cifar_files', 'cifar_dataloaders', 'cifar_test_dls']
 
 # %% ../nbs/00_data.ipynb #c005
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
-CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
 CIFAR10_SIZE = 32
-
-# %% ../nbs/00_data.ipynb #c006
-class DataError(ValueError):
-    "Data that cifar_fast cannot use: the message names the path and says what was expected."
 
 # %% ../nbs/00_data.ipynb #c008
 def synthetic_cifar10(dest, n_train:int=8, n_test:int=4, size:int=CIFAR10_SIZE, ext:str='png', seed:int=0) -> Path:
@@ -141,7 +136,7 @@ def _fit(im:Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 # %% ../nbs/00_data.ipynb #c023
-def load_image(path) -> np.ndarray:
+def _read_file(path) -> np.ndarray:
     "Decode the image file at `path` into a 32x32x3 uint8 array, with an error naming the file if it cannot be read."
     try:
         with Image.open(path) as im: return _fit(im)
@@ -150,7 +145,7 @@ def load_image(path) -> np.ndarray:
 
 def image_array(item) -> np.ndarray:
     "A path, PIL image or uint8 array (HxWx3, HxW, HxWx1, HxWx4) as a 32x32x3 uint8 RGB array; `DataError` otherwise."
-    if isinstance(item, (str, os.PathLike)): return load_image(item)
+    if isinstance(item, (str, os.PathLike)): return _read_file(item)
     if isinstance(item, Image.Image): return _fit(item)
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8 or item.ndim not in (2, 3) or (item.ndim == 3 and item.shape[2] not in (1, 3, 4)) or 0 in item.shape:
@@ -164,7 +159,7 @@ class ImageCache(Transform):
     input_types = (Path, str, Image.Image, np.ndarray)  # what fastai's `predict`/`test_dl` accept as a raw input
     def __init__(self, paths=()):
         super().__init__()
-        self.images = {p: load_image(p) for p in paths}
+        self.images = {p: image_array(p) for p in paths}
     def encodes(self, item:Path|str|Image.Image|np.ndarray) -> PILImage:
         arr = self.images.get(item) if isinstance(item, (Path, str)) else None
         return PILImage.create(arr if arr is not None else image_array(item))
@@ -173,9 +168,10 @@ class ImageCache(Transform):
     def __getstate__(self): return {**self.__dict__, 'images': {}}
 
 # %% ../nbs/00_data.ipynb #c029
-def _select_files(path:Path, subset:int|None=None, seed:int|None=None) -> list:
-    "Image files of both splits, sorted; with `subset`, `subset` per class and split, drawn reproducibly from `seed`."
-    files = sorted(get_image_files(path, folders=['train', 'test']))
+def _select_files(path:Path, subset:int|None=None, seed:int|None=None, split:str|None=None) -> list:
+    "Image files of both splits or only `split`, sorted; with `subset`, `subset` per class and split, drawn reproducibly from `seed`."
+    if split not in (None, 'train', 'test'): raise DataError(f"split must be 'train', 'test' or None (both), got {split!r}")
+    files = sorted(get_image_files(path, folders=['train', 'test'] if split is None else [split]))
     if subset is None: return files
     if subset < 1: raise DataError(f"subset must be a positive number of images per class, got {subset}")
     groups = defaultdict(list)
@@ -189,26 +185,37 @@ def _select_files(path:Path, subset:int|None=None, seed:int|None=None) -> list:
 
 def cifar_files(path=None, subset:int|None=None, seed:int|None=None, split:str|None=None) -> list:
     "Sorted image files of CIFAR-10 at `path` (anything `get_cifar10` takes): both splits, or only `split` ('train'/'test')."
-    files = _select_files(get_cifar10(path), subset, seed)
-    return files if split is None else [f for f in files if f.parent.parent.name == split]
+    return _select_files(get_cifar10(path), subset, seed, split)
 
 # %% ../nbs/00_data.ipynb #c031
-def cifar_dataloaders(path=None, bs:int=512, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
-                      seed:int|None=None, device=None) -> DataLoaders:
+def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
+                      seed:int|None=None, device=None, stats:tuple=ERA.stats) -> DataLoaders:
     "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed)
     n_train = sum(f.parent.parent.name == 'train' for f in files)
     if bs > n_train:  # fastai drops the last partial training batch: there would be no batch at all
         raise DataError(f"batch size {bs} is larger than the training set ({n_train} images): lower bs or raise subset")
+    return _dataloaders(path, files, GrandparentSplitter(train_name='train', valid_name='test'), bs, item_tfms,
+                        num_workers, seed, device, stats)
+
+def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, seed=None, device=None, stats=ERA.stats):
+    "fastai `DataLoaders` over `files`, decoded once, labelled by their folder, split by `splitter`, normalised with `stats`."
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=ImageCache(files), batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(CIFAR10_CLASSES))),
-                       splitter=GrandparentSplitter(train_name='train', valid_name='test'),
-                       get_y=parent_label,
-                       item_tfms=item_tfms,
-                       batch_tfms=Normalize.from_stats(*CIFAR10_STATS))
+                       splitter=splitter, get_y=parent_label, item_tfms=item_tfms,
+                       batch_tfms=Normalize.from_stats(*stats))
     dls = dblock.dataloaders(files, bs=bs, num_workers=0 if num_workers is None else num_workers, device=device)
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
     dls.path = path
     return dls
+
+# %% ../nbs/00_data.ipynb #n002
+def cifar_test_dls(path=None, bs:int=ERA.bs, subset:int|None=None, seed:int|None=None, device=None,
+                   stats:tuple=ERA.stats) -> DataLoaders:
+    "`DataLoaders` whose splits are both CIFAR-10's test images at `path`, for evaluation; nothing under train/ is read."
+    path = get_cifar10(path)
+    files = _select_files(path, subset, seed, split='test')
+    both = lambda items: (list(range(len(items))), list(range(len(items))))
+    return _dataloaders(path, files, both, min(bs, len(files)), seed=seed, device=device, stats=stats)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_inference.ipynb #c003
 from __future__ import annotations
-import contextlib, hashlib, json, os, pickle, warnings, zipfile
+import hashlib, json, os, pickle, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,13 @@ from PIL import Image
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .data import CIFAR10_SIZE, DataError, image_array
+from .core import precision_autocast, quiet_imports, resolve_precision
+from .data import DataError, image_array
 from .model import CustomResNet
-from .learner import resolve_precision
-with warnings.catch_warnings():  # fastai's import trips torch's deprecation notice for torch.jit.script
-    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+from .learner import AutoProgress
+with quiet_imports():
+    from fastai.callback.progress import ProgressCallback
+    from fastcore.foundation import patch
     from fastai.callback.channelslast import ChannelsLast
     from fastai.data.transforms import Normalize
     from fastai.learner import Learner, load_learner
@@ -64,17 +66,14 @@ class Classifier:
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
         self.classes, self.bs = tuple(str(c) for c in classes), bs
         self.precision = resolve_precision(precision, self.device)
-        self.mean, self.std = (torch.tensor(s, dtype=torch.float32, device=self.device).view(1, 3, 1, 1) for s in stats)
-
-    def _autocast(self):
-        if self.precision == 'fp32': return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.precision == 'bf16' else torch.float16)
+        self.stats = tuple(tuple(float(v) for v in s) for s in stats)
+        self.mean, self.std = (torch.tensor(s, dtype=torch.float32, device=self.device).view(1, 3, 1, 1) for s in self.stats)
 
     def probs(self, images:np.ndarray) -> torch.Tensor:
         "Class probabilities for a stack of 32x32x3 uint8 images (N x 32 x 32 x 3)."
         x = torch.as_tensor(images, device=self.device).permute(0, 3, 1, 2).float().div_(255)  # NHWC memory: channels last
         x = (x - self.mean) / self.std
-        with torch.inference_mode(), self._autocast(): out = self.model(x)
+        with torch.inference_mode(), precision_autocast(self.precision, self.device): out = self.model(x)
         return out.float().softmax(dim=1).cpu()
 
     def predict_batch(self, items) -> list:
@@ -132,6 +131,9 @@ def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
             warnings.filterwarnings('ignore', message=f'.*{_PICKLE_WARNING}')
             learn = load_learner(path, cpu=cpu)
         if channels_last and not any(isinstance(cb, ChannelsLast) for cb in learn.cbs): learn.add_cb(ChannelsLast())
+        if not isinstance(getattr(learn, 'progress', None), AutoProgress):  # exported by plain fastai, or by an older cifar_fast
+            learn.remove_cb(ProgressCallback)
+            learn.add_cb(AutoProgress())
         return learn
     except UnboundLocalError: pass  # fastai swallowed an ImportError and then failed on its unset result
     except AttributeError as e:
@@ -165,11 +167,16 @@ def export_weights(learn:Learner, path) -> Path:
         raise TypeError(f"export_weights saves CustomResNet models, not {type(model).__name__}: use learn.export for others")
     meta = json.dumps({'format': WEIGHTS_FORMAT, 'arch': 'CustomResNet', 'classes': [str(c) for c in learn.dls.vocab],
                        'widths': list(model.widths), 'c_in': model.c_in, 'stats': learner_stats(learn),
-                       'image_size': CIFAR10_SIZE, 'cifar_fast_version': __version__})
+                       'cifar_fast_version': __version__})
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, path, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
     return path
+
+@patch
+def export_weights(self:Learner, path) -> Path:
+    "Write the safe weights file, as `learn.export` writes the pickled learner: `export_weights(learn, path)`."
+    return export_weights(self, path)
 
 # %% ../nbs/05_inference.ipynb #c026
 def _read_meta(path:Path, meta:str) -> dict:

@@ -4,16 +4,17 @@
 
 # %% ../nbs/04_interpret.ipynb #c002
 from __future__ import annotations
-import math, warnings
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-with warnings.catch_warnings():  # notices from fastai's imports that are not the user's concern:
-    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-    warnings.filterwarnings('ignore', message=".*mode.chained_assignment")  # fastai.tabular sets a pandas 3-deprecated option
+
+from .core import quiet_imports
+with quiet_imports():
     from fastai.interpret import ClassificationInterpretation
+    import fastai.vision.learner  # registers plot_top_losses (and show_results) for images
 
 # %% auto #0
 __all__ = ['plot_misclassified', 'per_class_accuracy', 'write_interpretation']
@@ -79,12 +80,12 @@ def _save_pyplot(draw, path:Path):
     plt.close(fig)
 
 def write_interpretation(interp:ClassificationInterpretation, dest, k:int=9) -> dict:
-    "Write top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv into `dest`; return their paths."
+    "Write top_losses.png and misclassified.png (`k` images each), confusion_matrix.png and per_class.csv into `dest`."
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = {name: dest/name for name in ('top_losses.png', 'misclassified.png', 'confusion_matrix.png', 'per_class.csv')}
     _save_pyplot(lambda: interp.plot_top_losses(min(k, len(interp.losses)), nrows=math.ceil(math.sqrt(k))), paths['top_losses.png'])
-    plot_misclassified(interp, k=10).savefig(paths['misclassified.png'])
+    plot_misclassified(interp, k=k).savefig(paths['misclassified.png'])
     _save_pyplot(lambda: interp.plot_confusion_matrix(figsize=(8, 8)), paths['confusion_matrix.png'])
     per_class_accuracy(interp).to_csv(paths['per_class.csv'], index=False)
     return paths

@@ -4,11 +4,12 @@
 
 # %% ../nbs/02_model.ipynb #c002
 from __future__ import annotations
-import torch
 from torch import nn
 
+from .core import ERA, get_recipe
+
 # %% auto #0
-__all__ = ['conv_bn', 'Residual', 'CustomResNet']
+__all__ = ['MODELS', 'conv_bn', 'Residual', 'CustomResNet', 'cifar_model']
 
 # %% ../nbs/02_model.ipynb #c004
 def conv_bn(ni:int, nf:int, pool:bool=False) -> nn.Sequential:
@@ -27,7 +28,7 @@ class Residual(nn.Module):
 # %% ../nbs/02_model.ipynb #c005
 class CustomResNet(nn.Sequential):
     "The ResNet-9 plan: prep, layer1 + residual, layer2, layer3 + residual, max-pool 4, linear to `n_out`."
-    def __init__(self, n_out:int=10, widths=(64, 128, 256, 512), c_in:int=3):
+    def __init__(self, n_out:int=10, widths=ERA.widths, c_in:int=3):
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4 or min(widths) < 1:
             raise ValueError(f"widths must be four positive channel counts (prep, layer1, layer2, layer3), got {widths}")
@@ -41,3 +42,12 @@ class CustomResNet(nn.Sequential):
             nn.AdaptiveMaxPool2d(1),
             nn.Flatten(),
             nn.Linear(w3, n_out))
+
+# %% ../nbs/02_model.ipynb #n002
+MODELS = {'resnet9': CustomResNet}
+
+def cifar_model(recipe='era', n_out:int=10) -> nn.Module:
+    "The model `recipe` (a name in `RECIPES` or a `Recipe`) names, at its widths, with `n_out` outputs."
+    r = get_recipe(recipe)
+    if r.model not in MODELS: raise ValueError(f"unknown model {r.model!r} in recipe {r.name}: choose from {', '.join(MODELS)}")
+    return MODELS[r.model](n_out=n_out, widths=r.widths)
