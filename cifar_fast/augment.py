@@ -17,13 +17,15 @@ from matplotlib.figure import Figure
 from .core import CIFAR10_MEAN, ERA, get_recipe, quiet_imports
 from .data import CIFAR10_SIZE, cifar_dataloaders, get_cifar10, image_array
 with quiet_imports():
-    from fastai.data.core import DataLoaders
+    from fastai.data.core import DataLoaders, TfmdDL
+    from fastai.torch_core import retain_type
     from fastai.data.transforms import get_image_files
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform
 
 # %% auto #0
-__all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'cifar_dls', 'show_augmentations']
+__all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'batch_translate', 'batch_cutout',
+           'BatchAugDL', 'cifar_dls', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #c005
 class AlbumentationsTransform(DisplayedTransform):
@@ -70,21 +72,98 @@ def albumentations_tfms(augs='era', seed:int|None=None, recipe='era') -> list:
     "Item transforms for `augs`: `'era'` (`era_augs` with `recipe`'s numbers), `None` (no augmentation) or an `albumentations.Compose`."
     if augs is None: return []
     if isinstance(augs, str):
-        if augs != 'era': raise ValueError(f"unknown augmentation recipe {augs!r}: use 'era', None or an albumentations.Compose")
+        if augs != 'era': raise ValueError(f"unknown augmentation recipe {augs!r}: use 'era', 'batch', None or an albumentations.Compose")
         r = get_recipe(recipe)
         augs = era_augs(seed=seed, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout, hole=r.hole)
     if not isinstance(augs, A.BaseCompose):
         raise TypeError(f"augs must be 'era', None or an albumentations.Compose, got {type(augs).__name__}")
     return [AlbumentationsTransform(augs)]
 
+# %% ../nbs/01_augment.ipynb #n003
+def _reflect_index(n:int, pad:int, device=None) -> torch.Tensor:
+    "Indices of a length-`n` axis padded by `pad` on both sides with its reflection (edge not repeated, like cv2's REFLECT_101)."
+    i = torch.arange(-pad, n + pad, device=device).abs()
+    return torch.where(i >= n, 2 * (n - 1) - i, i)
+
+def batch_translate(x:torch.Tensor, pad:int, generator=None) -> torch.Tensor:
+    "Each image of `x` (N x C x H x W) shifted by a random -`pad`..`pad` pixels in each direction, with reflection padding."
+    n, c, h, w = x.shape
+    padded = x[:, :, _reflect_index(h, pad, x.device)][:, :, :, _reflect_index(w, pad, x.device)]
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    return padded[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+
+def batch_cutout(x:torch.Tensor, hole:int, p:float, fill, generator=None) -> torch.Tensor:
+    "With probability `p`, each image of `x` gets one `hole`x`hole` square (inside the image) set to `fill` (one value per channel)."
+    n, c, h, w = x.shape
+    y0, x0 = (torch.randint(0, s - hole + 1, (n,), generator=generator, device=x.device) for s in (h, w))
+    cut = torch.rand(n, generator=generator, device=x.device) < p
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    inside = (((ys >= y0[:, None]) & (ys < y0[:, None] + hole))[:, None, :, None]
+              & ((xs >= x0[:, None]) & (xs < x0[:, None] + hole))[:, None, None, :] & cut[:, None, None, None])
+    return torch.where(inside, torch.as_tensor(fill, dtype=x.dtype, device=x.device).view(1, c, 1, 1), x)
+
+class BatchAugDL(TfmdDL):
+    "A `TfmdDL` that stacks its items once, batches by indexing, and augments training batches on their device: alternating flips, translation, cutout."
+    def __init__(self, dataset=None, pad:int=0, p_flip:float=0., p_cutout:float=0., hole:int=8, **kwargs):
+        super().__init__(dataset, **kwargs)
+        store_attr('pad,p_flip,p_cutout,hole')
+        self._stack, self._flipped, self.epoch = None, None, 0
+
+    def new(self, dataset=None, cls=None, **kwargs):
+        aug = {'pad': self.pad, 'p_flip': self.p_flip, 'p_cutout': self.p_cutout, 'hole': self.hole}
+        return super().new(dataset, cls, **{**aug, **kwargs})
+
+    def __getstate__(self): return {**self.__dict__, '_stack': None, '_flipped': None}  # never pickle the data set
+
+    @property
+    def augmenting(self) -> bool:
+        "Whether this loader serves the training split."
+        return getattr(self.dataset, 'split_idx', None) == 0
+
+    def stacked(self) -> tuple:
+        "Every item through fastai's item pipeline once, stacked: one tensor per part (images N x 3 x H x W uint8), on the device."
+        if self._stack is None:
+            items = [self.do_item(i) for i in range(self.n)]
+            self._stack = tuple(retain_type(torch.stack(list(part)), part[0]).to(self.device or 'cpu') for part in zip(*items))
+        return self._stack
+
+    def before_iter(self):
+        super().before_iter()
+        if self.augmenting: self.epoch += 1
+        self._gen = torch.Generator(device=self.device or 'cpu').manual_seed(self.rng.randint(0, 2**31 - 1))
+
+    def create_batches(self, samps):
+        data = self.stacked()
+        idxs = torch.tensor(list(samps), dtype=torch.long, device=data[0].device)
+        stop = len(idxs) - len(idxs) % self.bs if self.drop_last else len(idxs)
+        for i in range(0, stop, self.bs):
+            b = idxs[i:i + self.bs]
+            x, *rest = (t[b] for t in data)
+            yield (self.augment(x, b) if self.augmenting else x, *rest)
+
+    def augment(self, x:torch.Tensor, idxs:torch.Tensor) -> torch.Tensor:
+        "The training batch `x` of the images at `idxs`, flipped (alternating per epoch), translated and cut out."
+        if self.p_flip:
+            if self._flipped is None: self._flipped = torch.rand(self.n, generator=self._gen, device=x.device) < self.p_flip
+            flip = self._flipped[idxs] ^ (self.epoch % 2 == 0)  # epoch 1 as drawn, epoch 2 the other way, ...
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if self.pad: x = batch_translate(x, self.pad, self._gen)
+        if self.p_cutout: x = batch_cutout(x, self.hole, self.p_cutout, CIFAR10_MEAN_PIXEL, self._gen)
+        return x
+
 # %% ../nbs/01_augment.ipynb #c018
 @delegates(cifar_dataloaders, but=['item_tfms'])
 def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwargs) -> DataLoaders:
     "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes) for `recipe`: test split as validation, training split augmented."
     r = get_recipe(recipe)
-    tfms = albumentations_tfms(r.augs if augs == 'recipe' else augs, seed=seed, recipe=r)
+    augs = r.augs if augs == 'recipe' else augs
     kwargs = {'bs': r.bs, 'stats': r.stats, **kwargs}
-    return cifar_dataloaders(path, item_tfms=tfms, seed=seed, **kwargs)
+    if augs == 'batch':
+        return cifar_dataloaders(path, seed=seed, dl_type=BatchAugDL, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout,
+                                 hole=r.hole, **kwargs)
+    return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed, recipe=r), seed=seed, **kwargs)
 
 # %% ../nbs/01_augment.ipynb #c024
 def _training_samples(source, n:int, seed:int|None):

@@ -10,8 +10,8 @@ from pathlib import Path
 from .core import PRECISIONS, RECIPES, DataError, Recipe, get_recipe
 
 # %% auto #0
-__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'prepare',
-           'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd']
+__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'tta_flag',
+           'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd']
 
 # %% ../nbs/06_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -66,12 +66,20 @@ def lr_max_arg(s:str):
     return v
 
 def widths_arg(s:str) -> tuple:
-    "argparse type: four comma-separated positive channel counts, e.g. 64,128,256,512."
+    "argparse type: comma-separated positive channel counts, e.g. 64,128,256,512 (the recipe's model checks how many)."
     try: ws = tuple(int(w) for w in s.split(','))
     except ValueError: ws = ()
-    if len(ws) != 4 or min(ws) < 1:
-        raise argparse.ArgumentTypeError(f"expected four comma-separated positive integers like 64,128,256,512, got {s!r}")
+    if not ws or min(ws) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 64,128,256,512, got {s!r}")
     return ws
+
+def tta_flag(p:argparse.ArgumentParser):
+    "Add `--tta/--no-tta`: test-time augmentation on (level 2) or off; left out, the model's own setting."
+    p.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time augmentation (mirror and 1-pixel shifts) on or off (default: as the model was saved; on for the fast recipe)")
+
+def _tta(args) -> int|None:
+    return None if args.tta is None else (2 if args.tta else 0)
 
 # %% ../nbs/06_cli.ipynb #c012
 def _add_data_args(p:argparse.ArgumentParser):
@@ -90,6 +98,7 @@ def _recipe(args) -> Recipe:
     flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max')}
     changes = {k: v for k, v in flags.items() if v is not None}
     if changes.get('lr_max') == 'find': changes['lr_max'] = None
+    if getattr(args, 'tta', None) is not None: changes['tta'] = _tta(args)
     return get_recipe(args.recipe, **changes)
 
 # %% ../nbs/06_cli.ipynb #c015
@@ -122,6 +131,7 @@ def _add_train_args(p):
     _add_data_args(p); _add_model_args(p)
     p.add_argument('--epochs', type=positive_int, default=None, help="epochs (default: the recipe's)")
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
+    tta_flag(p)
 
 def _learner(args, r:Recipe):
     "DataLoaders and Learner for recipe `r` and the data arguments."
@@ -154,7 +164,7 @@ def _versions() -> dict:
 
 def _train_cmd_args(p):
     _add_train_args(p)
-    p.add_argument('--out', default='models/cifar_resnet.pkl', help='exported learner (default: models/cifar_resnet.pkl)')
+    p.add_argument('--out', default=None, help='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors')
     p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
 
 @command('train', 'train a recipe and export the learner', _train_cmd_args)
@@ -169,15 +179,16 @@ def train(args) -> int:
     learn = _learner(args, r)
     report = Path(args.report) if args.report else None
     if report: report.mkdir(parents=True, exist_ok=True)
-    print(f"training {type(learn.model).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}, "
-          f"{learn.precision} on {learn.dls.device}")
+    from cifar_fast.model import untta
+    print(f"training {type(untta(learn.model)).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}"
+          f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}")
     t0 = time.perf_counter()
     if r.lr_max is None: learn.recipe = r = get_recipe(r, lr_max=_find_lr(learn, report/'lr_find.png' if report else None))
     learn.fit_recipe()
     wall = time.perf_counter() - t0
     h = history(learn)
     acc = h['valid_accuracy'][-1]
-    out = Path(args.out)
+    out = Path(args.out or f'models/cifar_{r.name}.pkl')
     out.parent.mkdir(parents=True, exist_ok=True)
     learn.export(out.absolute())
     weights = export_weights(learn, out.with_suffix('.safetensors'))
@@ -189,7 +200,8 @@ def train(args) -> int:
         metrics = {'final_test_accuracy': acc, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                    'test_images': len(learn.dls.valid_ds), 'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
                    'device': str(learn.dls.device), 'precision': learn.precision, 'seed': args.seed,
-                   'history': [dict(epoch=i + 1, **{k: v[i] for k, v in h.items()}) for i in range(len(h['train_loss']))],
+                   'history': [dict(epoch=i + 1, **{k: v[i] if v[i] == v[i] else None for k, v in h.items()})  # NaN: not tested
+                               for i in range(len(h['train_loss']))],
                    'versions': _versions()}
         (report/'metrics.json').write_text(json.dumps(metrics, indent=2))
         names = ['history.png', 'metrics.json'] + (['lr_find.png'] if (report/'lr_find.png').exists() else []) + list(written)
@@ -220,6 +232,7 @@ def _predict_args(p):
     p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
     p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
     p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the learner's own answers; auto is faster where bf16 runs (default: fp32)")
+    tta_flag(p)
 
 @command('predict', 'predict the classes of image files', _predict_args)
 def predict_cmd(args) -> int:
@@ -228,7 +241,7 @@ def predict_cmd(args) -> int:
     if model_kind(args.model) == 'learner':
         print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
               "(a .safetensors weights file is the safe choice)", file=sys.stderr)
-    clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs)
+    clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=_tta(args))
     results = clf.predict_batch(args.images)
     if args.json: print(json.dumps([r.to_dict(args.top_k) for r in results], indent=1))
     for r in results:
@@ -244,14 +257,16 @@ def _eval_learner(args):
     from cifar_fast.data import cifar_files, cifar_test_dls
     from cifar_fast.learner import cifar_learner, precision_cbs
     from cifar_fast.inference import load_classifier, load_exported, model_kind
+    from cifar_fast.model import set_tta
     if model_kind(args.model) == 'learner':
         learn = load_exported(args.model, channels_last=False)
+        learn.model = set_tta(learn.model, _tta(args))
         files = cifar_files(args.data, args.subset, args.seed, split='test')
         dl = learn.dls.test_dl(files, with_labels=True, bs=args.bs)
         learn.precision, cbs = precision_cbs(args.precision, dl.device)
         learn.add_cbs(cbs)
         return learn, dl
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, tta=_tta(args))
     dls = cifar_test_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed, stats=clf.stats)
     if list(clf.classes) != list(dls.vocab):
         raise DataError(f"{args.model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
@@ -265,6 +280,7 @@ def _evaluate_args(p):
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset')
     p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
     p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+    tta_flag(p)
 
 @command('evaluate', 'test accuracy overall and per class, and the interpretation plots', _evaluate_args)
 def evaluate_cmd(args) -> int:
@@ -276,7 +292,9 @@ def evaluate_cmd(args) -> int:
     interp = ClassificationInterpretation.from_learner(learn, dl=dl)
     table = per_class_accuracy(interp)
     acc = table.correct.sum() / table.n.sum()
-    print(f"test accuracy {acc:.4f} ({table.correct.sum()}/{table.n.sum()}), {learn.precision}, {time.perf_counter() - t0:.1f}s")
+    from cifar_fast.model import tta_level
+    print(f"test accuracy {acc:.4f} ({table.correct.sum()}/{table.n.sum()}), {learn.precision}, tta {tta_level(learn.model)}, "
+          f"{time.perf_counter() - t0:.1f}s")
     for r in table.to_dict('records'):
         confused = f"  most confused with {r['most_confused_with']} ({r['times']})" if r['times'] else ''
         print(f"  {r['class']:<11} {r['accuracy']:.4f}  {r['correct']}/{r['n']}{confused}")

@@ -8,8 +8,8 @@ import contextlib, dataclasses, warnings
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'quiet_imports', 'DataError', 'cpu_has_bf16',
-           'resolve_precision', 'amp_dtype', 'precision_autocast', 'Recipe', 'get_recipe']
+__all__ = ['PRECISIONS', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'quiet_imports', 'DataError',
+           'cpu_has_bf16', 'resolve_precision', 'amp_dtype', 'precision_autocast', 'Recipe', 'get_recipe']
 
 # %% ../nbs/00_core.ipynb #c005
 @contextlib.contextmanager
@@ -64,29 +64,44 @@ class Recipe:
     bs:int               # images per batch
     epochs:int           # passes over the training set
     lr_max:float|None    # peak learning rate; None: take lr_find's valley suggestion
-    schedule:str         # 'one_cycle': fastai's fit_one_cycle (warm-up, then cosine annealing)
+    schedule:str         # 'one_cycle': fastai's fit_one_cycle (warm-up, then cosine annealing); 'linear': linear up, linear down
     pct_start:float      # fraction of the steps spent warming up
     wd:float             # weight decay
-    opt:str              # optimiser: 'adam' (fastai's Adam)
-    model:str            # architecture: 'resnet9' (CustomResNet)
+    opt:str              # optimiser: 'adam' (fastai's Adam) or 'sgd' (Nesterov momentum)
+    model:str            # architecture: 'resnet9' (CustomResNet) or 'airbench' (AirbenchNet)
     widths:tuple         # the model's channel widths
-    augs:str|None        # training augmentation: 'era' (albumentations per image) or None
+    augs:str|None        # training augmentation: 'era' (albumentations per image), 'batch' (per batch, on the device) or None
     pad:int              # reflection padding on each side before the random crop, pixels
     p_flip:float         # probability of a horizontal flip
     p_cutout:float       # probability of one cutout hole
     hole:int             # side of the cutout hole, pixels
     stats:tuple          # normalisation: per-channel (mean, std) of pixel values in [0, 1]
     precision:str = 'auto'
+    div:float = 25.0           # the schedule starts at lr_max / div
+    div_final:float = 1e5      # and ends at lr_max / div_final
+    mom:float|None = None      # momentum; None: the optimiser's or schedule's own (fit_one_cycle cycles Adam's 0.95-0.85-0.95)
+    label_smoothing:float = 0.0
+    bias_lr_mult:float = 1.0   # learning rate multiplier for BatchNorm biases (their weight decay is divided by it)
+    whiten_bias_epochs:int = 0 # epochs during which the whitening layer's bias trains (AirbenchNet only)
+    lookahead_every:int = 0    # steps between lookahead (EMA) updates of the weights; 0: none
+    valid_every:int = 1        # test the model after every n-th epoch; 0: after the last epoch only
+    tta:int = 0                # test-time augmentation: 0 none, 1 mirror, 2 mirror and 1-pixel translations
 
     def __post_init__(self):
         pos_ints = {'bs': self.bs, 'epochs': self.epochs, 'hole': self.hole}
         for k, v in pos_ints.items():
             if not (isinstance(v, int) and v >= 1): raise ValueError(f"recipe {self.name}: {k} must be a positive integer, got {v!r}")
-        if not (isinstance(self.pad, int) and self.pad >= 0): raise ValueError(f"recipe {self.name}: pad must be an integer >= 0, got {self.pad!r}")
+        for k in ('pad', 'whiten_bias_epochs', 'lookahead_every', 'valid_every'):
+            if not (isinstance(getattr(self, k), int) and getattr(self, k) >= 0):
+                raise ValueError(f"recipe {self.name}: {k} must be an integer >= 0, got {getattr(self, k)!r}")
         if self.lr_max is not None and not self.lr_max > 0:
             raise ValueError(f"recipe {self.name}: lr_max must be positive, or None for lr_find's suggestion, got {self.lr_max!r}")
-        for k in ('pct_start', 'p_flip', 'p_cutout'):
+        for k in ('pct_start', 'p_flip', 'p_cutout', 'label_smoothing'):
             if not 0 <= getattr(self, k) <= 1: raise ValueError(f"recipe {self.name}: {k} must be between 0 and 1, got {getattr(self, k)!r}")
+        for k in ('div', 'div_final', 'bias_lr_mult'):
+            if not getattr(self, k) > 0: raise ValueError(f"recipe {self.name}: {k} must be positive, got {getattr(self, k)!r}")
+        if self.mom is not None and not 0 <= self.mom < 1: raise ValueError(f"recipe {self.name}: mom must be in [0, 1), got {self.mom!r}")
+        if self.tta not in (0, 1, 2): raise ValueError(f"recipe {self.name}: tta must be 0, 1 or 2, got {self.tta!r}")
         if not self.wd >= 0: raise ValueError(f"recipe {self.name}: wd must be >= 0, got {self.wd!r}")
         if not self.widths or min(self.widths) < 1: raise ValueError(f"recipe {self.name}: widths must be positive, got {self.widths!r}")
         if self.precision not in PRECISIONS: raise ValueError(f"recipe {self.name}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
@@ -120,10 +135,43 @@ ERA = Recipe(
     p_cutout=0.5,       #   the reference (CoarseDropout's default probability)
     hole=8,             #   the reference: one 8x8 hole
     stats=(CIFAR10_MEAN, ERA_STD),  # the reference's normalisation (see above)
-    precision='auto',   # bf16 where the hardware has it: 2.0-2.1x fp32 on these CPUs (BENCHMARKS.md)
+    precision='auto',   # bf16 where the hardware has it: 2.0-2.1x fp32 on CPUs with AVX-512 BF16 (BENCHMARKS.md)
+    div=25.0,           # the reference's OneCycleLR div_factor, which is fastai's default too
+    div_final=1e5,      # fastai's default, what the measured 89.46% ran with (the reference's OneCycleLR used 1e4)
 )
 
 RECIPES = {'era': ERA}
+
+# %% ../nbs/00_core.ipynb #n005
+FAST = Recipe(
+    name='fast',
+    bs=1024,            # airbench94
+    epochs=10,          # airbench94 trains 9.9 epochs; fastai fits whole epochs
+    lr_max=1.5,         # airbench94's 11.5 per 1024 examples with momentum 0.85, for fastai's mean loss (see above)
+    schedule='linear',  # airbench94: linear warm-up, then linear decay
+    pct_start=0.23,     # airbench94
+    wd=0.0153 / 11.5,   # airbench94's 0.0153 per 1024 examples, as L2 on the mean loss (see above)
+    opt='sgd',          # airbench94: Nesterov SGD
+    model='airbench',   # airbench94's net (see cifar_fast.model.AirbenchNet)
+    widths=(64, 256, 256),  # airbench94
+    augs='batch',       # airbench94's augmentation, per batch on the training device:
+    pad=2,              #   translate by up to 2 pixels (reflection padding)
+    p_flip=0.5,         #   half the images start flipped; every image flips every other epoch
+    p_cutout=0.0,       #   airbench94 uses no cutout
+    hole=12,            #   (unused while p_cutout is 0; airbench96's size)
+    stats=(CIFAR10_MEAN, CIFAR10_STD),  # airbench94 normalises with the pixels' own statistics
+    precision='auto',   # bf16 where the hardware runs it natively, fp32 elsewhere (bf16 emulated on AVX2 is ~10x slower, BENCHMARKS.md)
+    div=1 / 0.2,        # airbench94 starts at 0.2 x lr_max
+    div_final=1 / 0.07, # and ends at 0.07 x lr_max
+    mom=0.85,           # airbench94
+    label_smoothing=0.2,  # airbench94
+    bias_lr_mult=64.0,  # airbench94's bias_scaler
+    whiten_bias_epochs=3,  # airbench94
+    lookahead_every=5,  # airbench94: weights move to an exponential average every 5 steps, decay 0.95^5 x (progress)^3
+    valid_every=0,      # test once, at the end (airbench94 tests every epoch but does not time it)
+    tta=2,              # airbench94: mirror and 1-pixel translations at test time
+)
+RECIPES['fast'] = FAST
 
 # %% ../nbs/00_core.ipynb #c015
 def get_recipe(recipe='era', **changes) -> Recipe:

@@ -189,7 +189,7 @@ def cifar_files(path=None, subset:int|None=None, seed:int|None=None, split:str|N
 
 # %% ../nbs/00_data.ipynb #c031
 def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
-                      seed:int|None=None, device=None, stats:tuple=ERA.stats) -> DataLoaders:
+                      seed:int|None=None, device=None, stats:tuple=ERA.stats, dl_type=None, **dl_kwargs) -> DataLoaders:
     "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed)
@@ -197,15 +197,17 @@ def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=
     if bs > n_train:  # fastai drops the last partial training batch: there would be no batch at all
         raise DataError(f"batch size {bs} is larger than the training set ({n_train} images): lower bs or raise subset")
     return _dataloaders(path, files, GrandparentSplitter(train_name='train', valid_name='test'), bs, item_tfms,
-                        num_workers, seed, device, stats)
+                        num_workers, seed, device, stats, dl_type, **dl_kwargs)
 
-def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, seed=None, device=None, stats=ERA.stats):
+def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, seed=None, device=None, stats=ERA.stats,
+                 dl_type=None, **dl_kwargs):
     "fastai `DataLoaders` over `files`, decoded once, labelled by their folder, split by `splitter`, normalised with `stats`."
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=ImageCache(files), batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(CIFAR10_CLASSES))),
                        splitter=splitter, get_y=parent_label, item_tfms=item_tfms,
                        batch_tfms=Normalize.from_stats(*stats))
-    dls = dblock.dataloaders(files, bs=bs, num_workers=0 if num_workers is None else num_workers, device=device)
+    dls = dblock.dataloaders(files, bs=bs, num_workers=0 if num_workers is None else num_workers, device=device,
+                             dl_type=dl_type, **dl_kwargs)
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
     dls.path = path

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from .core import precision_autocast, quiet_imports, resolve_precision
 from .data import DataError, image_array
-from .model import CustomResNet
+from .model import AirbenchNet, CustomResNet, set_tta, tta_level, untta
 from .learner import AutoProgress
 with quiet_imports():
     from fastai.callback.progress import ProgressCallback
@@ -26,8 +26,8 @@ with quiet_imports():
     from fastai.learner import Learner, load_learner
 
 # %% auto #0
-__all__ = ['WEIGHTS_FORMAT', 'describe', 'Prediction', 'Classifier', 'learner_stats', 'classifier_from_learner', 'load_exported',
-           'export_weights', 'load_classifier', 'model_kind', 'classifier_from_file']
+__all__ = ['WEIGHTS_FORMAT', 'ARCHS', 'describe', 'Prediction', 'Classifier', 'learner_stats', 'classifier_from_learner',
+           'load_exported', 'export_weights', 'load_classifier', 'model_kind', 'classifier_from_file']
 
 # %% ../nbs/05_inference.ipynb #c008
 def describe(item) -> str:
@@ -60,9 +60,10 @@ class Prediction:
 
 # %% ../nbs/05_inference.ipynb #c010
 class Classifier:
-    "Predicts the classes of images of any kind with a plain PyTorch `model`, normalising with `stats`."
-    def __init__(self, model:torch.nn.Module, classes, stats, precision:str='fp32', device='cpu', bs:int=256):
+    "Predicts the classes of images of any kind with a plain PyTorch `model`, normalising with `stats`; `tta` sets its test-time augmentation."
+    def __init__(self, model:torch.nn.Module, classes, stats, precision:str='fp32', device='cpu', bs:int=256, tta:int|None=None):
         self.device = torch.device(device)
+        model = set_tta(model, tta)  # None: as the model came (a TTA-wrapped model keeps its level)
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
         self.classes, self.bs = tuple(str(c) for c in classes), bs
         self.precision = resolve_precision(precision, self.device)
@@ -102,7 +103,8 @@ class Classifier:
         return res
 
     def __repr__(self):
-        return f"Classifier({type(self.model).__name__}, {len(self.classes)} classes, {self.precision} on {self.device})"
+        return (f"Classifier({type(untta(self.model)).__name__}, {len(self.classes)} classes, {self.precision} on {self.device}, "
+                f"tta {tta_level(self.model)})")
 
 # %% ../nbs/05_inference.ipynb #c012
 def learner_stats(learn:Learner) -> tuple:
@@ -112,10 +114,10 @@ def learner_stats(learn:Learner) -> tuple:
             return tuple(tuple(float(v) for v in s.flatten()) for s in (t.mean, t.std))
     return ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
-def classifier_from_learner(learn:Learner, precision:str='fp32', bs:int=256) -> Classifier:
-    "A `Classifier` with `learn`'s model, classes and normalisation."
+def classifier_from_learner(learn:Learner, precision:str='fp32', bs:int=256, tta:int|None=None) -> Classifier:
+    "A `Classifier` with `learn`'s model, classes and normalisation (and its TTA level unless `tta` is given)."
     return Classifier(learn.model, learn.dls.vocab, learner_stats(learn), precision=precision,
-                      device=next(learn.model.parameters()).device, bs=bs)
+                      device=next(learn.model.parameters()).device, bs=bs, tta=tta)
 
 # %% ../nbs/05_inference.ipynb #c019
 _PICKLE_WARNING = "load_learner` uses Python's insecure pickle module"
@@ -159,15 +161,17 @@ def _digest(meta:str, tensors:dict) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy())
     return h.hexdigest()
 
+ARCHS = {'CustomResNet': CustomResNet, 'AirbenchNet': AirbenchNet}
+
 def export_weights(learn:Learner, path) -> Path:
-    "Write `learn`'s `CustomResNet` weights to `path` as safetensors, with the metadata `load_classifier` needs."
+    "Write `learn`'s model weights (a `CustomResNet` or `AirbenchNet`) to `path` as safetensors, with the metadata `load_classifier` needs."
     from cifar_fast import __version__
-    model, path = learn.model, Path(path)
-    if not isinstance(model, CustomResNet):
-        raise TypeError(f"export_weights saves CustomResNet models, not {type(model).__name__}: use learn.export for others")
-    meta = json.dumps({'format': WEIGHTS_FORMAT, 'arch': 'CustomResNet', 'classes': [str(c) for c in learn.dls.vocab],
+    model, path = untta(learn.model), Path(path)
+    if type(model).__name__ not in ARCHS or not isinstance(model, ARCHS[type(model).__name__]):
+        raise TypeError(f"export_weights saves {' and '.join(ARCHS)} models, not {type(model).__name__}: use learn.export for others")
+    meta = json.dumps({'format': WEIGHTS_FORMAT, 'arch': type(model).__name__, 'classes': [str(c) for c in learn.dls.vocab],
                        'widths': list(model.widths), 'c_in': model.c_in, 'stats': learner_stats(learn),
-                       'cifar_fast_version': __version__})
+                       'tta': tta_level(learn.model), 'cifar_fast_version': __version__})
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, path, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
@@ -184,14 +188,15 @@ def _read_meta(path:Path, meta:str) -> dict:
     try:
         m = json.loads(meta)
         classes, widths, stats = [str(c) for c in m['classes']], tuple(int(w) for w in m['widths']), m['stats']
-        ok = (m['format'] == WEIGHTS_FORMAT and m['arch'] == 'CustomResNet' and len(classes) >= 2 and len(widths) == 4
-              and min(widths) > 0 and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3])
+        tta = int(m.get('tta', 0))  # files from before TTA have none
+        ok = (m['format'] == WEIGHTS_FORMAT and m['arch'] in ARCHS and len(classes) >= 2 and min(widths) > 0
+              and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3] and tta in (0, 1, 2))
     except (ValueError, KeyError, TypeError) as e: ok, m = False, str(e)
     if not ok: raise DataError(f"{path} holds metadata this version of cifar_fast cannot use ({str(m)[:200]})")
-    return {'classes': classes, 'widths': widths, 'stats': stats, 'version': m.get('cifar_fast_version')}
+    return {'arch': m['arch'], 'classes': classes, 'widths': widths, 'stats': stats, 'tta': tta, 'version': m.get('cifar_fast_version')}
 
-def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256) -> Classifier:
-    "A `Classifier` from a file written by `export_weights`, running no code from it; clear errors if it is damaged."
+def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256, tta:int|None=None) -> Classifier:
+    "A `Classifier` from a file written by `export_weights`, running no code from it; TTA as recorded unless `tta` is given."
     path = Path(path)
     if not path.is_file(): raise DataError(f"no weights file at {path}")
     try:
@@ -204,11 +209,12 @@ def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256) -> Cla
     if _digest(header['cifar_fast'], tensors) != header.get('sha256'):
         raise DataError(f"{path} was changed or damaged after export: its checksum does not match")
     m = _read_meta(path, header['cifar_fast'])
-    model = CustomResNet(n_out=len(m['classes']), widths=m['widths'])
-    try: model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise DataError(f"{path}: the weights do not fit CustomResNet{m['widths']} ({str(e).splitlines()[0]})") from e
-    return Classifier(model, m['classes'], m['stats'], precision=precision, device=device, bs=bs)
+    try:
+        model = ARCHS[m['arch']](n_out=len(m['classes']), widths=m['widths'])
+        model.load_state_dict(tensors)
+    except (RuntimeError, ValueError) as e:
+        raise DataError(f"{path}: the weights do not fit {m['arch']}{m['widths']} ({str(e).splitlines()[0]})") from e
+    return Classifier(set_tta(model, m['tta']), m['classes'], m['stats'], precision=precision, device=device, bs=bs, tta=tta)
 
 # %% ../nbs/05_inference.ipynb #c031
 def model_kind(path) -> str:
@@ -220,7 +226,7 @@ def model_kind(path) -> str:
     if len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < path.stat().st_size: return 'weights'
     raise DataError(f"{path} is neither an exported learner (learn.export) nor a weights file (export_weights)")
 
-def classifier_from_file(path, precision:str='fp32', bs:int=256) -> Classifier:
-    "A `Classifier` from an exported learner or a safe weights file, chosen by what the file is."
-    if model_kind(path) == 'weights': return load_classifier(path, precision=precision, bs=bs)
-    return classifier_from_learner(load_exported(path), precision=precision, bs=bs)
+def classifier_from_file(path, precision:str='fp32', bs:int=256, tta:int|None=None) -> Classifier:
+    "A `Classifier` from an exported learner or a safe weights file, chosen by what the file is; TTA as saved unless `tta` is given."
+    if model_kind(path) == 'weights': return load_classifier(path, precision=precision, bs=bs, tta=tta)
+    return classifier_from_learner(load_exported(path), precision=precision, bs=bs, tta=tta)

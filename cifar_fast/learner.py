@@ -5,8 +5,10 @@
 # %% ../nbs/03_learner.ipynb #c002
 from __future__ import annotations
 import sys, time
+from functools import partial
 
 import torch
+from torch import nn
 from torch.amp import GradScaler
 from fastcore.basics import store_attr
 from fastcore.foundation import L, patch
@@ -14,21 +16,24 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .core import ERA, amp_dtype, get_recipe, precision_autocast, quiet_imports, resolve_precision
-from .model import cifar_model
+from .model import cifar_model, untta
 with quiet_imports():
+    from fastai.callback.core import Callback, CancelValidException
     from fastai.callback.channelslast import ChannelsLast
     from fastai.callback.fp16 import AMPMode, MixedPrecision
     from fastai.callback.progress import ProgressCallback
-    from fastai.callback.schedule import fit_one_cycle, lr_find  # patches Learner.fit_one_cycle and Learner.lr_find
+    from fastai.callback.schedule import ParamScheduler, SchedLin, combine_scheds, fit_one_cycle, lr_find  # patches Learner.fit_one_cycle, lr_find
     from fastai.learner import Learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
-    from fastai.optimizer import Adam
+    from fastai.optimizer import Adam, Optimizer
+    from fastai.torch_core import TensorImage
     from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'cifar_learner',
-           'fit_era', 'history', 'plot_history']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'nesterov_step',
+           'scaled_l2', 'nesterov_sgd', 'bn_bias_splitter', 'fit_linear', 'Lookahead', 'WhitenBias', 'ValidEvery',
+           'whitening_images', 'cifar_learner', 'fit_era', 'history', 'plot_history']
 
 # %% ../nbs/03_learner.ipynb #c005
 class DeviceMixedPrecision(MixedPrecision):
@@ -81,24 +86,113 @@ class AutoProgress(ProgressCallback):
 
     def _write_line(self, log):
         "One line: epoch n/N, then every recorded value (validation is the test set here), then the seconds it took."
-        names = [n.replace('valid_', 'test_').replace('accuracy', 'acc') for n in self.recorder.metric_names]
+        names = [n for n in self.recorder.metric_names if not (n.startswith('valid_') and self.recorder.cancel_valid)]
+        names = [n.replace('valid_', 'test_').replace('accuracy', 'acc') for n in names]
         vals = '  '.join(f'{n} {v:.4f}' for n, v in zip(names[1:], log[1:]) if n != 'time' and v is not None)
         self.printer(f"epoch {log[0] + 1:>3}/{self.n_epoch}  {vals}  {time.perf_counter() - self.t0:.1f}s")
 
+# %% ../nbs/03_learner.ipynb #n004
+def nesterov_step(p, lr, mom, lr_mult=1., grad_avg=None, **kwargs):
+    "PyTorch's Nesterov momentum step: `buf = mom*buf + grad`, `p -= lr*lr_mult*(grad + mom*buf)`."
+    g = p.grad.data
+    if grad_avg is None: grad_avg = g.clone()
+    else: grad_avg.mul_(mom).add_(g)
+    p.data.add_(g.add(grad_avg, alpha=mom), alpha=-lr * lr_mult)
+    return {'grad_avg': grad_avg}
+
+def scaled_l2(p, lr, wd, lr_mult=1., do_wd=True, **kwargs):
+    "L2 regularisation, `wd/lr_mult` times `p` added to the gradient: the decay per step is the same whatever the group's `lr_mult`."
+    if do_wd and wd != 0: p.grad.data.add_(p.data, alpha=wd / lr_mult)
+
+def nesterov_sgd(params, lr:float, mom:float=0.9, wd:float=0., lr_mults=None) -> Optimizer:
+    "A fastai `Optimizer`: Nesterov SGD with L2 weight decay; `lr_mults` gives each parameter group a fixed learning-rate multiplier."
+    opt = Optimizer(params, [scaled_l2, nesterov_step], lr=lr, mom=mom, wd=wd)
+    opt.set_hyper('lr_mult', list(lr_mults) if lr_mults is not None else 1.)
+    return opt
+
+def bn_bias_splitter(model:nn.Module) -> list:
+    "Two parameter groups: the trainable BatchNorm parameters, then every other trainable parameter."
+    bn = [p for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters(recurse=False)]
+    ids = {id(p) for p in bn}
+    return [[p for p in bn if p.requires_grad], [p for p in model.parameters() if p.requires_grad and id(p) not in ids]]
+
+# %% ../nbs/03_learner.ipynb #n007
+def fit_linear(learn:Learner, epochs:int, lr_max:float, pct_start:float=0.23, div:float=5., div_final:float=1/0.07, cbs=None, **kwargs):
+    "Train with the learning rate linear from `lr_max/div` up to `lr_max` over `pct_start` of the steps, then down to `lr_max/div_final`."
+    sched = combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
+    learn.fit(epochs, lr_max, cbs=L(ParamScheduler({'lr': sched})) + L(cbs), **kwargs)
+
+class Lookahead(Callback):
+    "Every `every` steps, move the weights and BatchNorm statistics to their exponential average (decay `base**every * progress**3`); at the end, to the average."
+    order = 60
+    def __init__(self, every:int=5, base:float=0.95): store_attr()
+    def before_fit(self):
+        self.run = not hasattr(self.learn, 'lr_finder')
+        if self.run: self.avg = {k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()}
+    def _update(self, decay:float):
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                if k in self.avg:
+                    self.avg[k].lerp_(v, 1 - decay)
+                    v.copy_(self.avg[k])
+    def after_step(self):
+        if not self.run: return
+        step = self.train_iter + 1
+        if step % self.every == 0: self._update(self.base ** self.every * (step / (self.n_epoch * self.n_iter)) ** 3)
+    def after_train(self):
+        if self.run and self.epoch == self.n_epoch - 1: self._update(1.0)  # the average, before the last test
+
+class WhitenBias(Callback):
+    "Train the whitening layer's bias (`model.whiten.bias`) for the first `epochs` epochs only."
+    def __init__(self, epochs:int): self.epochs = epochs
+    def before_epoch(self):
+        bias = untta(self.learn.model).whiten.bias
+        bias.requires_grad_(self.epoch < self.epochs)
+        if not bias.requires_grad: bias.grad = None  # fastai's optimiser skips parameters without a gradient
+
+class ValidEvery(Callback):
+    "While fitting, test after every `n`-th epoch only (and after the last); `n=0`: only after the last."
+    order = 0
+    def __init__(self, n:int=1): self.n = n
+    def before_epoch(self): self.trained = False  # fastai's get_preds and validate also start an "epoch", without training
+    def before_train(self): self.trained = True
+    def before_validate(self):
+        if not getattr(self, 'trained', False) or self.epoch == self.n_epoch - 1: return
+        if self.n == 0 or (self.epoch + 1) % self.n: raise CancelValidException
+
 # %% ../nbs/03_learner.ipynb #c012
-OPTIMIZERS = {'adam': Adam}
+OPTIMIZERS = {'adam': Adam, 'sgd': nesterov_sgd}
+
+def whitening_images(dls, n:int=5000) -> torch.Tensor:
+    "`n` training images of `dls` spread over the training set, through the item pipeline and normalised, as one batch."
+    dl = dls.train
+    idxs = range(0, dl.n, max(1, dl.n // n))[:n]
+    x = TensorImage(torch.stack([dl.do_item(i)[0] for i in idxs]))
+    return dl.after_batch((x.to(dls.device or 'cpu'),))[0]
+
+def _recipe_cbs(r) -> list:
+    "The callbacks a recipe trains with."
+    return ([Lookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if r.whiten_bias_epochs else []) \
+           + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else [])
 
 def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=None, precision:str|None=None,
-                  metrics=accuracy, channels_last:bool=True, cbs=None, **kwargs) -> Learner:
-    "A fastai `Learner` for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay and precision; train and test accuracy."
+                  metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, **kwargs) -> Learner:
+    "A fastai `Learner` for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay, precision and callbacks; train and test accuracy."
     r = get_recipe(recipe)
     if opt_func is None:
         if r.opt not in OPTIMIZERS: raise ValueError(f"unknown optimiser {r.opt!r} in recipe {r.name}: choose from {', '.join(OPTIMIZERS)}")
         opt_func = OPTIMIZERS[r.opt]
-    model = model if model is not None else cifar_model(r, n_out=len(dls.vocab))
+        if r.mom is not None: opt_func = partial(opt_func, mom=r.mom)
+        if r.bias_lr_mult != 1:
+            opt_func = partial(opt_func, lr_mults=(r.bias_lr_mult, 1.))
+            kwargs.setdefault('splitter', bn_bias_splitter)
+    if model is None:
+        model = cifar_model(r, n_out=len(dls.vocab)).to(dls.device or 'cpu')
+        if hasattr(untta(model), 'init_whitening'): untta(model).init_whitening(whitening_images(dls))
     prec, speed = precision_cbs(precision or r.precision, dls.device, channels_last)
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=opt_func, wd=r.wd if wd is None else wd,
-                    metrics=metrics, cbs=L(cbs) + speed, **kwargs)  # cbs: one callback or a list, as fastai takes them
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=r.label_smoothing), opt_func=opt_func,
+                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r), wd_bn_bias=wd_bn_bias,
+                    **kwargs)  # cbs: one callback or a list, as fastai takes them
     learn.remove_cb(ProgressCallback)
     learn.add_cb(AutoProgress())
     learn.recorder.train_metrics = True
@@ -108,14 +202,24 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
 # %% ../nbs/03_learner.ipynb #c020
 def fit_era(learn:Learner, epochs:int=ERA.epochs, lr_max:float|None=ERA.lr_max, pct_start:float=ERA.pct_start, **kwargs) -> float:
     "Train `learn` with one cycle (cosine annealing); `lr_max=None` takes `lr_find`'s valley suggestion. Returns lr_max."
-    if lr_max is None:
-        lr_max = float(learn.lr_find(show_plot=False).valley)
-        learn.logger(f"lr_max {lr_max:.2e} (lr_find's valley suggestion)")
-    else: learn.logger(f"lr_max {lr_max:.2e} (given)")
+    lr_max = _find(learn, lr_max)
     learn.fit_one_cycle(epochs, lr_max, pct_start=pct_start, **kwargs)
     return lr_max
 
-SCHEDULES = {'one_cycle': lambda learn, r, **kwargs: fit_era(learn, r.epochs, r.lr_max, r.pct_start, **kwargs)}
+def _find(learn, lr_max):
+    "`lr_max`, or lr_find's valley suggestion when it is None."
+    if lr_max is not None: return lr_max
+    lr_max = float(learn.lr_find(show_plot=False).valley)
+    learn.logger(f"lr_max {lr_max:.2e} (lr_find's valley suggestion)")
+    return lr_max
+
+def _fit_linear_recipe(learn, r, **kwargs):
+    lr_max = _find(learn, r.lr_max)
+    fit_linear(learn, r.epochs, lr_max, r.pct_start, r.div, r.div_final, **kwargs)
+    return lr_max
+
+SCHEDULES = {'one_cycle': lambda learn, r, **kwargs: fit_era(learn, r.epochs, r.lr_max, r.pct_start, div=r.div, div_final=r.div_final, **kwargs),
+             'linear': _fit_linear_recipe}
 
 @patch
 def fit_recipe(self:Learner, **kwargs) -> float:
@@ -127,11 +231,13 @@ def fit_recipe(self:Learner, **kwargs) -> float:
 
 # %% ../nbs/03_learner.ipynb #c023
 def history(learn:Learner) -> dict:
-    "Per-epoch lists from `learn.recorder`: train_loss, train_accuracy, valid_loss, valid_accuracy (and other metrics)."
-    names, values = learn.recorder.metric_names[1:], learn.recorder.values
-    if not values or len(values[0]) < len(names) - ('time' in names):
+    "Per-epoch lists from `learn.recorder`: train_loss, train_accuracy, valid_loss, valid_accuracy (NaN for epochs not tested)."
+    names = [n for n in learn.recorder.metric_names[1:] if n != 'time']
+    n_train, values = sum(n.startswith('train_') for n in names), learn.recorder.values
+    if not values or len(values[-1]) != len(names) or any(len(row) not in (n_train, len(names)) for row in values):  # fits test last
         raise ValueError("no training history to show: fit the learner first (lr_find replaces the recorder's history)")
-    return {n: [float(row[i]) for row in values] for i, n in enumerate(names) if n != 'time'}
+    rows = [[float(v) for v in row] + [float('nan')] * (len(names) - len(row)) for row in values]
+    return {n: [row[i] for row in rows] for i, n in enumerate(names)}
 
 def plot_history(learn:Learner) -> Figure:
     "Four panels: train loss, train accuracy, test loss, test accuracy per epoch."

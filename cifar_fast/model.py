@@ -4,12 +4,14 @@
 
 # %% ../nbs/02_model.ipynb #c002
 from __future__ import annotations
+import torch
 from torch import nn
 
 from .core import ERA, get_recipe
 
 # %% auto #0
-__all__ = ['MODELS', 'conv_bn', 'Residual', 'CustomResNet', 'cifar_model']
+__all__ = ['MODELS', 'conv_bn', 'Residual', 'CustomResNet', 'DiracConv', 'FrozenScaleBN', 'Scale', 'conv_group', 'AirbenchNet',
+           'TTA', 'tta_level', 'untta', 'set_tta', 'cifar_model']
 
 # %% ../nbs/02_model.ipynb #c004
 def conv_bn(ni:int, nf:int, pool:bool=False) -> nn.Sequential:
@@ -43,11 +45,98 @@ class CustomResNet(nn.Sequential):
             nn.Flatten(),
             nn.Linear(w3, n_out))
 
+# %% ../nbs/02_model.ipynb #n006
+class DiracConv(nn.Conv2d):
+    "A bias-free 3x3 'same' convolution that starts as an identity on its first input channels."
+    def __init__(self, ni:int, nf:int, ks:int=3):
+        super().__init__(ni, nf, ks, padding='same', bias=False)
+    def reset_parameters(self):
+        super().reset_parameters()
+        nn.init.dirac_(self.weight.data[:self.in_channels])
+
+class FrozenScaleBN(nn.BatchNorm2d):
+    "BatchNorm whose scale stays 1 (only the bias trains), with fast statistics: `momentum` in airbench's convention."
+    def __init__(self, nf:int, momentum:float=0.6, eps:float=1e-12):
+        super().__init__(nf, eps=eps, momentum=1 - momentum)
+        self.weight.requires_grad_(False)
+
+class Scale(nn.Module):
+    "Multiply by a constant."
+    def __init__(self, scale:float):
+        super().__init__()
+        self.scale = scale
+    def forward(self, x): return x * self.scale
+
+def conv_group(ni:int, nf:int, bn_momentum:float=0.6) -> nn.Sequential:
+    "airbench's block: conv -> max-pool 2 -> BN -> GELU -> conv -> BN -> GELU."
+    return nn.Sequential(DiracConv(ni, nf), nn.MaxPool2d(2), FrozenScaleBN(nf, bn_momentum), nn.GELU(),
+                         DiracConv(nf, nf), FrozenScaleBN(nf, bn_momentum), nn.GELU())
+
+class AirbenchNet(nn.Sequential):
+    "airbench94's net: frozen 2x2 whitening conv, three conv groups of `widths`, max-pool, linear head scaled by `scale`."
+    def __init__(self, n_out:int=10, widths=(64, 256, 256), c_in:int=3, bn_momentum:float=0.6, scale:float=1/9):
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 3 or min(widths) < 1:
+            raise ValueError(f"widths must be three positive channel counts (block1, block2, block3), got {widths}")
+        self.widths, self.n_out, self.c_in = widths, n_out, c_in
+        nw = 2 * c_in * 2 * 2  # the whitening filters and their negatives
+        super().__init__(nn.Conv2d(c_in, nw, 2, padding=0, bias=True), nn.GELU(),
+                         conv_group(nw, widths[0], bn_momentum), conv_group(widths[0], widths[1], bn_momentum),
+                         conv_group(widths[1], widths[2], bn_momentum),
+                         nn.MaxPool2d(3), nn.Flatten(), nn.Linear(widths[2], n_out, bias=False), Scale(scale))
+        self.whiten.weight.requires_grad_(False)
+
+    @property
+    def whiten(self) -> nn.Conv2d: return self[0]
+
+    def init_whitening(self, images:torch.Tensor, eps:float=5e-4):
+        "Set the whitening filters from the 2x2 patches of `images` (N x 3 x H x W, normalised): the eigenvectors of their covariance scaled by 1/sqrt(eigenvalue + `eps`), and their negatives."
+        w = self.whiten.weight
+        c, h, k = w.shape[1], w.shape[2], w.shape[3]
+        patches = images.float().unfold(2, h, 1).unfold(3, k, 1).transpose(1, 3).reshape(-1, c * h * k)
+        cov = patches.T @ patches / len(patches)
+        evals, evecs = torch.linalg.eigh(cov)  # ascending
+        filters = (evecs.T / torch.sqrt(evals + eps)[:, None]).flip(0).reshape(-1, c, h, k)
+        with torch.no_grad(): w.copy_(torch.cat((filters, -filters)))
+        return self
+
+# %% ../nbs/02_model.ipynb #n012
+class TTA(nn.Module):
+    "In eval mode, `model`'s logits averaged over views: `level` 0 none, 1 mirror, 2 mirror and 1-pixel translations."
+    def __init__(self, model:nn.Module, level:int=2):
+        super().__init__()
+        if level not in (0, 1, 2): raise ValueError(f"TTA level must be 0, 1 or 2, got {level!r}")
+        self.model, self.level = model, level
+
+    def _mirror(self, x): return 0.5 * self.model(x) + 0.5 * self.model(x.flip(-1))
+
+    def forward(self, x):
+        if self.training or self.level == 0: return self.model(x)
+        if self.level == 1: return self._mirror(x)
+        h, w = x.shape[-2:]
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode='reflect')
+        shifted = 0.5 * self._mirror(padded[..., :h, :w]) + 0.5 * self._mirror(padded[..., 2:, 2:])
+        return 0.5 * self._mirror(x) + 0.5 * shifted
+
+def tta_level(model:nn.Module) -> int:
+    "The TTA level of `model`: 0 unless it is wrapped in `TTA`."
+    return model.level if isinstance(model, TTA) else 0
+
+def untta(model:nn.Module) -> nn.Module:
+    "`model` without its `TTA` wrapper, if it has one."
+    return model.model if isinstance(model, TTA) else model
+
+def set_tta(model:nn.Module, level:int|None) -> nn.Module:
+    "`model` with test-time augmentation at `level` (0: none); `None` leaves it as it is."
+    if level is None: return model
+    return TTA(untta(model), level) if level else untta(model)
+
 # %% ../nbs/02_model.ipynb #n002
-MODELS = {'resnet9': CustomResNet}
+MODELS = {'resnet9': CustomResNet, 'airbench': AirbenchNet}
 
 def cifar_model(recipe='era', n_out:int=10) -> nn.Module:
-    "The model `recipe` (a name in `RECIPES` or a `Recipe`) names, at its widths, with `n_out` outputs."
+    "The model `recipe` (a name in `RECIPES` or a `Recipe`) names, at its widths, with `n_out` outputs, in `TTA` if the recipe tests with it."
     r = get_recipe(recipe)
     if r.model not in MODELS: raise ValueError(f"unknown model {r.model!r} in recipe {r.name}: choose from {', '.join(MODELS)}")
-    return MODELS[r.model](n_out=n_out, widths=r.widths)
+    model = MODELS[r.model](n_out=n_out, widths=r.widths)
+    return TTA(model, r.tta) if r.tta else model

@@ -1,0 +1,184 @@
+"""The fast recipe side by side with the airbench94 CPU port, in one run, on the full CIFAR-10 (JPEG).
+
+For each seed, interleaved: (1) the `fast` recipe through cifar_fast's fastai Learner, timed from decoded images in
+memory to the final test accuracy with TTA (learner creation, whitening, training and the TTA test pass); (2) the port
+`../shared/peers/airbench94_cpu.py` (when present) in a subprocess, which reports its own `total_time_seconds` (its
+training and final TTA evaluation, excluding data loading and its untimed per-epoch tests). Prints per-run rows, then
+mean, min and max accuracy and time for each, and the ratio of the mean times.
+
+The port autocasts to bf16 on every CPU. On CPUs without native bf16 (no AVX-512 BF16 / AMX) that is emulated and
+about 10x slower than fp32 (BENCHMARKS.md), so by default (`--peer-precision auto`) the port runs with autocast turned
+off there, in fp32, as the fast recipe's `precision='auto'` does; `--peer-precision as-is` runs it untouched.
+
+`--throughput` instead measures the fast recipe's Learner against a bare forward+backward+step loop of the same net
+on ready tensors (same batch size, precision and memory format): images/s over timed training batches, interleaved.
+
+    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz [--seeds 3] [--epochs N] [--subset N]
+    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz --throughput [--batches 3] [--repeats 3]
+"""
+import argparse, os, re, statistics, subprocess, sys, tarfile, tempfile, time
+from pathlib import Path
+
+import torch
+from fastai.callback.core import Callback
+from fastai.torch_core import set_seed
+
+from cifar_fast.augment import cifar_dls
+from cifar_fast.core import cpu_has_bf16, get_recipe, precision_autocast, resolve_precision
+from cifar_fast.learner import cifar_learner, history, nesterov_sgd, bn_bias_splitter
+from cifar_fast.model import untta
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = ROOT.parent/'shared'/'peers'/'airbench94_cpu.py'
+TENSORS = ROOT.parent/'shared'/'peers'/'cifar_jpg_tensors.py'
+
+# Runs the port as its own __main__ would, optionally with CPU autocast disabled and fewer epochs; no port code is copied.
+PEER_DRIVER = """
+import runpy, sys, torch
+path, fp32, epochs = sys.argv[1], sys.argv[2] == 'fp32', sys.argv[3]
+if fp32:
+    _autocast = torch.autocast
+    torch.autocast = lambda device_type, *a, **k: _autocast(device_type, *a, **{**k, 'enabled': False})
+ns = runpy.run_path(path, run_name='airbench_peer')
+if epochs != 'all': ns['hyp']['opt']['train_epochs'] = float(epochs)
+sys.argv = [path]
+ns['print_columns'](ns['logging_columns_list'], is_head=True)
+ns['main'](0)
+"""
+
+
+def run_ours(dls, recipe, seed):
+    "Accuracy with TTA and seconds from decoded images to that accuracy, for one seed."
+    set_seed(seed)
+    t0 = time.perf_counter()
+    learn = cifar_learner(dls, recipe=recipe)
+    with learn.no_logging(): learn.fit_recipe()
+    return history(learn)['valid_accuracy'][-1], time.perf_counter() - t0
+
+
+def run_peer(data_dir, fp32, epochs):
+    "The port's own tta_val_acc and total_time_seconds, and the whole process's wall time."
+    env = {**os.environ, 'AIRBENCH_DATA': str(data_dir), 'AIRBENCH_RUNS': '1'}
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, '-c', PEER_DRIVER, str(PEER), 'fp32' if fp32 else 'as-is', str(epochs)],
+                       capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if r.returncode: raise RuntimeError(f"the port failed:\n{r.stderr[-2000:]}")
+    last = [l for l in r.stdout.splitlines() if 'eval' in l][-1]
+    acc, secs = (float(v) for v in re.findall(r'\d+\.\d+', last)[-2:])
+    return acc, secs, wall
+
+
+def summary(name, rows):
+    accs, secs = [r[0] for r in rows], [r[1] for r in rows]
+    print(f"| {name} | {len(rows)} | {100 * statistics.mean(accs):.2f} | {100 * min(accs):.2f} | {100 * max(accs):.2f} "
+          f"| {statistics.mean(secs):.0f} | {min(secs):.0f} | {max(secs):.0f} |")
+    return statistics.mean(secs)
+
+
+class TrainTimer(Callback):
+    "Images/s over the training batches after the first of an epoch, data loading and fastai's loop included."
+    order = 99
+    def before_train(self): self.n, self.t0 = 0, None
+    def after_batch(self):
+        if not self.training: return
+        if self.t0 is None: self.t0 = time.perf_counter()
+        else: self.n += len(self.xb[0])
+    def before_validate(self): self.rate = self.n / (time.perf_counter() - self.t0)
+
+
+def throughput(args, recipe):
+    "The fast recipe's Learner against a bare loop of the same net, optimiser, precision and batch size."
+    n_per_class = (args.batches + 1) * recipe.bs // 10 + 1
+    dls = cifar_dls(args.data, recipe=recipe, subset=n_per_class, seed=0)
+    prec = resolve_precision(recipe.precision, dls.device)
+
+    def bare():
+        learn = cifar_learner(dls, recipe=recipe)  # the same net, whitened, in the same memory format
+        net = untta(learn.model).train().to(memory_format=torch.channels_last)
+        opt = nesterov_sgd(bn_bias_splitter(net), lr=0.1, mom=recipe.mom, wd=recipe.wd, lr_mults=(recipe.bias_lr_mult, 1.))
+        x, y = dls.train.one_batch()
+        x, y = x.as_subclass(torch.Tensor).contiguous(memory_format=torch.channels_last), y.as_subclass(torch.Tensor)
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        n, t0 = 0, None
+        for i in range(args.batches + 1):
+            if i == 1: t0 = time.perf_counter()
+            with precision_autocast(prec, dls.device): out = net(x)
+            loss_fn(out.float(), y).backward()
+            opt.step(); opt.zero_grad()
+            if i >= 1: n += len(x)
+        return n / (time.perf_counter() - t0)
+
+    def learner():
+        timer = TrainTimer()
+        learn = cifar_learner(dls, recipe=get_recipe(recipe, epochs=1, valid_every=0), cbs=timer)
+        learn.dls.valid = dls.valid.new(bs=recipe.bs)
+        with learn.no_logging():
+            learn.fit(1, 0.1, cbs=[_StopAfter(args.batches + 1)])
+        return timer.n / (time.perf_counter() - timer.t0) if timer.t0 else float('nan')
+
+    ways = {'(a) bare loop on ready tensors': bare, "(b) the fast recipe's Learner": learner}
+    rates = {w: [] for w in ways}
+    for rep in range(args.repeats):
+        for w, fn in ways.items():
+            rates[w].append(fn())
+            print(f"repeat {rep + 1} {w:<32} {rates[w][-1]:7.1f} img/s", flush=True)
+    a, b = (statistics.median(v) for v in rates.values())
+    print(f"\nbatch {recipe.bs}, {prec}, {args.batches} timed batches after 1 warm-up, {args.repeats} repeats, medians, "
+          f"{torch.get_num_threads()} threads")
+    print(f"| (a) bare loop | (b) Learner | (b)/(a) |\n|---|---|---|\n| {a:.1f} img/s | {b:.1f} img/s | {b / a:.3f} |")
+
+
+class _StopAfter(Callback):
+    "Stop the fit after `n` training batches (the timed ones), without testing."
+    order = 100
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.training and self.iter + 1 >= self.n:
+            from fastai.callback.core import CancelFitException
+            raise CancelFitException
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default=None)
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--epochs', default='all', help="'all' (the recipes' own), or fewer, for a quick check of this script")
+    p.add_argument('--subset', type=int, default=None, help='images per class and split for ours (the port always uses all)')
+    p.add_argument('--peer-precision', choices=['auto', 'as-is', 'fp32'], default='auto')
+    p.add_argument('--throughput', action='store_true')
+    p.add_argument('--batches', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=3)
+    args = p.parse_args()
+    recipe = get_recipe('fast') if args.epochs == 'all' else get_recipe('fast', epochs=int(args.epochs))
+    print(f"{recipe}\n{os.cpu_count()} CPUs, {torch.get_num_threads()} threads, native bf16: {cpu_has_bf16()}", flush=True)
+    if args.throughput: return throughput(args, recipe)
+
+    t0 = time.perf_counter()
+    dls = cifar_dls(args.data, recipe=recipe, subset=args.subset, seed=0)
+    dls.train.stacked(); dls.valid.stacked()  # decoded and stacked once, before any timing: "images in memory"
+    print(f"decoded {len(dls.train_ds)} + {len(dls.valid_ds)} images in {time.perf_counter() - t0:.0f}s", flush=True)
+    peer = PEER.exists() and args.data is not None and tarfile.is_tarfile(args.data)
+    if peer:
+        fp32 = args.peer_precision == 'fp32' or (args.peer_precision == 'auto' and not cpu_has_bf16())
+        tensors = Path(tempfile.mkdtemp())/'cifar10'  # the port reads its own tensor files, made from the same archive
+        subprocess.run([sys.executable, str(TENSORS), str(args.data), str(tensors)], check=True, capture_output=True)
+        print(f"peer: {PEER} ({'fp32: CPU autocast off' if fp32 else 'as shipped: bf16 autocast'})", flush=True)
+    else: print(f"peer: {PEER} not found, or --data is not the archive: running the fast recipe alone", flush=True)
+
+    ours, theirs = [], []
+    for seed in range(args.seeds):
+        ours.append(run_ours(dls, recipe, seed))
+        print(f"seed {seed}  fast recipe  tta_acc {ours[-1][0]:.4f}  {ours[-1][1]:.0f}s", flush=True)
+        if peer:
+            theirs.append(run_peer(tensors, fp32, args.epochs))
+            print(f"seed {seed}  airbench94  tta_acc {theirs[-1][0]:.4f}  {theirs[-1][1]:.0f}s (process {theirs[-1][2]:.0f}s)", flush=True)
+    print("\n| program | runs | mean acc % | min | max | mean s | min s | max s |\n|---|---|---|---|---|---|---|---|")
+    a = summary('fast recipe (cifar_fast Learner)', ours)
+    if peer:
+        b = summary('airbench94 CPU port', theirs)
+        print(f"\ntime ratio, fast recipe / port: {a / b:.3f}")
+
+
+if __name__ == '__main__':
+    main()
