@@ -32,7 +32,7 @@ with quiet_imports():
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'nesterov_step',
-           'scaled_l2', 'nesterov_sgd', 'bn_bias_splitter', 'fit_linear', 'Lookahead', 'WhitenBias', 'ValidEvery',
+           'scaled_l2', 'nesterov_sgd', 'bn_bias_splitter', 'fit_linear', 'EMALookahead', 'WhitenBias', 'ValidEvery',
            'whitening_images', 'cifar_learner', 'fit_era', 'history', 'plot_history']
 
 # %% ../nbs/03_learner.ipynb #c005
@@ -122,7 +122,7 @@ def fit_linear(learn:Learner, epochs:int, lr_max:float, pct_start:float=0.23, di
     sched = combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
     learn.fit(epochs, lr_max, cbs=L(ParamScheduler({'lr': sched})) + L(cbs), **kwargs)
 
-class Lookahead(Callback):
+class EMALookahead(Callback):
     "Every `every` steps, move the weights and BatchNorm statistics to their exponential average (decay `base**every * progress**3`); at the end, to the average."
     order = 60
     def __init__(self, every:int=5, base:float=0.95): store_attr()
@@ -145,10 +145,8 @@ class Lookahead(Callback):
 class WhitenBias(Callback):
     "Train the whitening layer's bias (`model.whiten.bias`) for the first `epochs` epochs only."
     def __init__(self, epochs:int): self.epochs = epochs
-    def before_epoch(self):
-        bias = untta(self.learn.model).whiten.bias
-        bias.requires_grad_(self.epoch < self.epochs)
-        if not bias.requires_grad: bias.grad = None  # fastai's optimiser skips parameters without a gradient
+    def after_backward(self):
+        if self.epoch >= self.epochs: untta(self.learn.model).whiten.bias.grad = None  # fastai's optimiser skips it, momentum too
 
 class ValidEvery(Callback):
     "While fitting, test after every `n`-th epoch only (and after the last); `n=0`: only after the last."
@@ -172,7 +170,7 @@ def whitening_images(dls, n:int=5000) -> torch.Tensor:
 
 def _recipe_cbs(r) -> list:
     "The callbacks a recipe trains with."
-    return ([Lookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if r.whiten_bias_epochs else []) \
+    return ([EMALookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if r.whiten_bias_epochs else []) \
            + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else [])
 
 def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=None, precision:str|None=None,

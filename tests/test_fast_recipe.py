@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cifar_fast.cli import main
 from cifar_fast.data import cifar_files
 from cifar_fast.inference import load_classifier
 from cifar_fast.model import tta_level
@@ -39,16 +40,15 @@ def test_learns_well_above_chance(fast_model):
     assert m['final_test_accuracy'] > 0.35, m['final_test_accuracy']  # chance is 0.10
 
 
-def test_both_files_score_what_training_reported(fast_model, real_data):
+def test_both_files_score_what_training_reported(fast_model, real_data, capsys):
+    "`cifar-fast evaluate` (run in this process: the console script itself is tested elsewhere) on both files."
     d, _ = fast_model
     acc = json.loads((d/'report'/'metrics.json').read_text())['final_test_accuracy']
-    for model in ('fast.pkl', 'fast.safetensors'):
-        r = run('evaluate', d/model, '--data', real_data, '--subset', '100', '--seed', '0', '--precision', 'fp32')
-        assert r.returncode == 0, r.stderr
-        first = r.stdout.splitlines()[0]
-        assert first.split()[2] == f"{acc:.4f}" and ', tta 2,' in first, (model, first)
-    r = run('evaluate', d/'fast.safetensors', '--data', real_data, '--subset', '100', '--seed', '0', '--precision', 'fp32', '--no-tta')
-    assert ', tta 0,' in r.stdout.splitlines()[0]
+    for model, flags, tta in (('fast.pkl', [], 2), ('fast.safetensors', [], 2), ('fast.safetensors', ['--no-tta'], 0)):
+        rc = main(['evaluate', str(d/model), '--data', str(real_data), '--subset', '100', '--seed', '0', '--precision', 'fp32', *flags])
+        first = capsys.readouterr().out.splitlines()[0]
+        assert rc == 0 and f', tta {tta},' in first, (model, first)
+        if tta: assert first.split()[2] == f"{acc:.4f}", (model, first)
 
 
 def test_predict_in_a_fresh_process_with_tta(fast_model, real_data, tmp_path):
@@ -65,5 +65,5 @@ def test_predict_in_a_fresh_process_with_tta(fast_model, real_data, tmp_path):
         got = json.loads(r.stdout)
         assert [g['label'] for g in got] == [e.label for e in expected]
         np.testing.assert_allclose([[g['probs'][c] for c in clf.classes] for g in got], [e.probs for e in expected], atol=1e-5)
-    no_tta = json.loads(run('predict', d/'fast.safetensors', *images, '--json', '--no-tta', cwd=tmp_path, env=env).stdout)
-    assert not np.allclose([[g['probs'][c] for c in clf.classes] for g in no_tta], [e.probs for e in expected], atol=1e-4)
+    no_tta = load_classifier(d/'fast.safetensors', tta=0).predict_batch(images)
+    assert not np.allclose([r.probs for r in no_tta], [e.probs for e in expected], atol=1e-4)
