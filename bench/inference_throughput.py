@@ -66,7 +66,7 @@ def main():
     med = {k: statistics.median(v) for k, v in rates.items()}
     base = med['(a) model(x) on ready tensors']
     print(f"{len(files)} test images, batch {args.bs}, fp32, {torch.get_num_threads()} threads, medians of {args.repeats}")
-    print(f"| configuration | images/s | ratio to (a) |\n|---|---|---|")
+    print("| configuration | images/s | ratio to (a) |\n|---|---|---|")
     for k, v in med.items(): print(f"| {k} | {v:.1f} | {v / base:.3f} |")
 
 

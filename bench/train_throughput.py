@@ -7,7 +7,6 @@ precision; configurations interleaved over several repeats; medians of images/s 
 """
 import argparse, statistics, time
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from fastai.callback.core import Callback
@@ -101,8 +100,8 @@ def main():
                 print(f"repeat {r + 1} {pr:>4} {w:<18} {rates[(w, pr)][-1]:7.1f} img/s", flush=True)
     print(f"\nbatch {args.bs}, {args.batches} timed batches after 1 warm-up, {args.repeats} repeats, medians, "
           f"{torch.get_num_threads()} threads")
-    print(f"| precision | (a) pure step | (b) plain PyTorch | (c) cifar_fast | (c)/(a) | (c)/(b) |")
-    print(f"|---|---|---|---|---|---|")
+    print("| precision | (a) pure step | (b) plain PyTorch | (c) cifar_fast | (c)/(a) | (c)/(b) |")
+    print("|---|---|---|---|---|---|")
     for pr in precs:
         a, b, c = (statistics.median(rates[(w, pr)]) for w in ways)
         print(f"| {pr} | {a:.1f} | {b:.1f} | {c:.1f} | {c / a:.3f} | {c / b:.3f} |")

@@ -6,6 +6,8 @@
 from __future__ import annotations
 import contextlib, dataclasses, warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: import torch  # imported where a precision is resolved, not here
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'quiet_imports', 'DataError',

@@ -1,11 +1,12 @@
 "The console script, run as a user runs it."
-import json, os, re, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from cifar_fast.cli import main
 from cifar_fast.core import RECIPES
 
 CLI = str(Path(sys.executable).parent/'cifar-fast')
@@ -44,11 +45,21 @@ def test_help_lists_subcommands():
     ('predict', ['/no/model.pkl', 'x.png', '--top-k', '0'], 'expected a positive integer, got 0'),
     ('evaluate', ['/no/model.safetensors'], 'no model file at /no/model.safetensors'),
 ])
-def test_bad_values_one_line(fake, command, args, message):
+def test_bad_values_one_line(fake, command, args, message, capsys):
+    "Run in this process (importing fastai once); `test_console_script_errors` checks the installed script itself."
     data = ['--data', str(fake)] if '--data' not in args and command != 'predict' else []
-    r = run(command, *data, *args)
-    assert r.returncode == 2
-    assert message in r.stderr
+    try: rc = main([command, *data, *args])
+    except SystemExit as e: rc = e.code  # argparse's errors
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err, err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize('args, message', [(['train', '--recipe', 'nope'], "invalid choice: 'nope'"),
+                                           (['prepare', '--data', '/no/such/place'], 'not found at /no/such/place')])
+def test_console_script_errors(args, message):
+    r = run(*args)
+    assert r.returncode == 2 and message in r.stderr
     assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

@@ -1,6 +1,5 @@
 "Data edge cases: archives (safety, idempotence, interruption), layouts, corrupt images, subsets, seeds, workers."
 import io, shutil, tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 "On the real CIFAR-10 (JPEG) archive named by CIFAR_FAST_DATA; skipped when it is unset."
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
