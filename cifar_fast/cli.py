@@ -4,10 +4,10 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, dataclasses, json, platform, sys, time
+import argparse, dataclasses, json, platform, shlex, sys, time
 from pathlib import Path
 
-from .core import PRECISIONS, RECIPES, DataError, Recipe, get_recipe
+from .core import PRECISIONS, RECIPES, DataError, Recipe, atomic_write, get_recipe
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'tta_flag',
@@ -40,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     "Entry point of the `cifar-fast` console script."
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
+    args.argv = argv  # to show how to resume
     try: return args.func(args)
-    except (DataError, FileNotFoundError, ValueError, TypeError) as e:
+    except (DataError, OSError, ValueError, TypeError) as e:  # OSError: unwritable folder, full disk, missing file
         print(f"cifar-fast {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -122,7 +124,7 @@ def prepare(args) -> int:
           f"one {r.hole}x{r.hole} cutout of the mean p={r.p_cutout:g}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    show_augmentations(dls, seed=args.seed).savefig(out)
+    with atomic_write(out) as tmp: show_augmentations(dls, seed=args.seed).savefig(tmp)
     print(f"wrote {out}")
     return 0
 
@@ -147,7 +149,7 @@ def _save_lr_find(learn, path:Path):
     import matplotlib.pyplot as plt
     path.parent.mkdir(parents=True, exist_ok=True)
     learn.recorder.plot_lr_find()
-    plt.gcf().savefig(path)
+    with atomic_write(path) as tmp: plt.gcf().savefig(tmp)
     plt.close('all')
 
 def _find_lr(learn, plot:Path|None=None) -> float:
@@ -166,44 +168,87 @@ def _train_cmd_args(p):
     _add_train_args(p)
     p.add_argument('--out', default=None, help='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors')
     p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
+    p.add_argument('--checkpoints', default=None, help='folder for the checkpoint after each epoch (default: beside --out, OUT.checkpoints)')
+    p.add_argument('--resume', action='store_true', help="continue the run from its latest checkpoint (same recipe, data and seed)")
+
+def _need_bytes(learn) -> int:
+    "About what a training run writes: two checkpoints (weights, optimiser state, a copy for lookahead), the export, the weights, reports."
+    return sum(p.numel() * p.element_size() for p in learn.model.parameters()) * 12 + 50 * 2**20
+
+def _resume_state(args, r:Recipe, folder:Path):
+    "The latest checkpoint in `folder` if `--resume` (checked against the recipe and seed now); else None, refusing to overwrite an unfinished run."
+    from cifar_fast.checkpoint import checkpoints, latest_checkpoint, load_checkpoint, resume_differences
+    if not args.resume:
+        found = checkpoints(folder)
+        if found and (st := load_checkpoint(found[-1]))['epoch'] < st['n_epoch']:
+            raise DataError(f"{folder} holds an unfinished run (epoch {st['epoch']} of {st['n_epoch']}): continue it with --resume, "
+                            "or pass another --checkpoints folder")
+        return None
+    path = latest_checkpoint(folder)
+    st = load_checkpoint(path)
+    diffs = resume_differences(st['meta'], {'recipe': dataclasses.asdict(r), 'seed': args.seed, 'subset': args.subset})
+    if diffs: raise DataError(f"cannot resume from {path}: it was made with {'; '.join(diffs)}")
+    st['path'] = path
+    return st
 
 @command('train', 'train a recipe and export the learner', _train_cmd_args)
 def train(args) -> int:
     "Train on CIFAR-10 with a recipe (default era), export the learner and its weights, and optionally write a report."
     import matplotlib; matplotlib.use('Agg')
+    from cifar_fast.core import check_writable
+    r = _recipe(args)
+    out = Path(args.out or f'models/cifar_{r.name}.pkl')
+    report = Path(args.report) if args.report else None
+    ckpt_dir = Path(args.checkpoints) if args.checkpoints else out.with_suffix('.checkpoints')
+    for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder)  # before hours of training, not after
+    state = _resume_state(args, r, ckpt_dir)
+    if state and r.lr_max is None: r = get_recipe(r, lr_max=state['meta']['recipe']['lr_max'])  # lr_find's, found the first time
+    print(r)
     from cifar_fast.learner import history, plot_history
     from cifar_fast.interpret import ClassificationInterpretation, write_interpretation
     from cifar_fast.inference import export_weights
-    r = _recipe(args)
-    print(r)
-    learn = _learner(args, r)
-    report = Path(args.report) if args.report else None
-    if report: report.mkdir(parents=True, exist_ok=True)
+    from cifar_fast.checkpoint import Checkpoint, Resume, StopOnNaN, TrainingDiverged, resume_differences, run_fingerprint
     from cifar_fast.model import untta
+    learn = _learner(args, r)
+    meta = run_fingerprint(learn, seed=args.seed, subset=args.subset)
+    if state:
+        if diffs := resume_differences(state['meta'], meta): raise DataError(f"cannot resume from {state['path']}: it was made with {'; '.join(diffs)}")
+        print(f"resuming from {state['path']} (epoch {state['epoch']} of {state['n_epoch']} done)")
+    for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder, _need_bytes(learn))
     print(f"training {type(untta(learn.model)).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}"
-          f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}")
+          f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}; checkpoints in {ckpt_dir}")
     t0 = time.perf_counter()
     if r.lr_max is None: learn.recipe = r = get_recipe(r, lr_max=_find_lr(learn, report/'lr_find.png' if report else None))
-    learn.fit_recipe()
+    meta['recipe'] = dataclasses.asdict(r)
+    saver = Checkpoint(ckpt_dir, meta=meta)
+    resume_cmd = f"cifar-fast {shlex.join(getattr(args, 'argv', None) or ['train'])}" + ('' if args.resume else ' --resume')
+    try: learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
+    except TrainingDiverged as e:
+        kept = f"the last good checkpoint is {saver.last}" if saver.last else "no epoch had finished, so there is no checkpoint"
+        print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        kept = f"saved {saver.last}; resume with: {resume_cmd}" if saver.last else "no epoch had finished, so there is nothing to resume"
+        print(f"cifar-fast train: interrupted in epoch {learn.epoch + 1}; {kept}", file=sys.stderr)
+        return 130
     wall = time.perf_counter() - t0
     h = history(learn)
     acc = h['valid_accuracy'][-1]
-    out = Path(args.out or f'models/cifar_{r.name}.pkl')
-    out.parent.mkdir(parents=True, exist_ok=True)
     learn.export(out.absolute())
     weights = export_weights(learn, out.with_suffix('.safetensors'))
     print(f"test accuracy {acc:.4f} after {r.epochs} epochs in {wall:.0f}s; exported the learner to {out} and the weights to {weights}")
     if report:
-        plot_history(learn).savefig(report/'history.png')
+        with atomic_write(report/'history.png') as tmp: plot_history(learn).savefig(tmp)
         written = write_interpretation(ClassificationInterpretation.from_learner(learn), report)
         n_images = r.epochs * len(learn.dls.train) * r.bs
         metrics = {'final_test_accuracy': acc, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                    'test_images': len(learn.dls.valid_ds), 'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
+                   'resumed_from_epoch': state['epoch'] if state else None,
                    'device': str(learn.dls.device), 'precision': learn.precision, 'seed': args.seed,
                    'history': [dict(epoch=i + 1, **{k: v[i] if v[i] == v[i] else None for k, v in h.items()})  # NaN: not tested
                                for i in range(len(h['train_loss']))],
                    'versions': _versions()}
-        (report/'metrics.json').write_text(json.dumps(metrics, indent=2))
+        with atomic_write(report/'metrics.json') as tmp: tmp.write_text(json.dumps(metrics, indent=2))
         names = ['history.png', 'metrics.json'] + (['lr_find.png'] if (report/'lr_find.png').exists() else []) + list(written)
         print(f"wrote {', '.join(names)} to {report}")
     return 0

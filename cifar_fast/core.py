@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #c002
 from __future__ import annotations
-import contextlib, dataclasses, warnings
+import contextlib, dataclasses, os, shutil, warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 if TYPE_CHECKING: import torch  # imported where a precision is resolved, not here
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'quiet_imports', 'DataError',
-           'cpu_has_bf16', 'resolve_precision', 'amp_dtype', 'precision_autocast', 'Recipe', 'get_recipe']
+           'atomic_write', 'check_writable', 'cpu_has_bf16', 'resolve_precision', 'amp_dtype', 'precision_autocast',
+           'Recipe', 'get_recipe']
 
 # %% ../nbs/00_core.ipynb #c005
 @contextlib.contextmanager
@@ -25,6 +27,32 @@ def quiet_imports():
 # %% ../nbs/00_core.ipynb #n002
 class DataError(ValueError):
     "Data that cifar_fast cannot use: the message names the path and says what was expected."
+
+# %% ../nbs/00_core.ipynb #n007
+@contextlib.contextmanager
+def atomic_write(path):
+    "Yield a temporary path beside `path`; when the block ends without error, flush it to disk and rename it to `path`."
+    path = Path(path)
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp{path.suffix}')
+    try:
+        yield tmp
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #n011
+def check_writable(folder, need_bytes:int=0) -> Path:
+    "Create `folder` if needed and check that a file can be written in it and `need_bytes` fit; an `OSError` that says which and why otherwise."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder/f'.cifar-fast-probe-{os.getpid()}'
+        probe.write_bytes(b'')
+        probe.unlink()
+    except OSError as e: raise OSError(f"cannot write in {folder}: {e.strerror or e}") from None
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes: raise OSError(f"not enough space in {folder}: {need_bytes / 2**20:.0f} MiB needed, {free / 2**20:.0f} MiB free")
+    return folder
 
 # %% ../nbs/00_core.ipynb #c009
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')

@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .core import precision_autocast, quiet_imports, resolve_precision
+from .core import atomic_write, precision_autocast, quiet_imports, resolve_precision
 from .data import DataError, image_array
 from .model import AirbenchNet, CustomResNet, set_tta, tta_level, untta
 from .learner import AutoProgress
@@ -174,7 +174,7 @@ def export_weights(learn:Learner, path) -> Path:
                        'tta': tta_level(learn.model), 'cifar_fast_version': __version__})
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, path, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
+    with atomic_write(path) as tmp: save_file(tensors, tmp, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
     return path
 
 @patch

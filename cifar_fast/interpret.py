@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .core import quiet_imports
+from .core import atomic_write, quiet_imports
 with quiet_imports():
     from fastai.interpret import ClassificationInterpretation
     import fastai.vision.learner  # registers plot_top_losses (and show_results) for images
@@ -76,16 +76,16 @@ def _save_pyplot(draw, path:Path):
     import matplotlib.pyplot as plt
     draw()
     fig = plt.gcf()
-    fig.savefig(path)
+    with atomic_write(path) as tmp: fig.savefig(tmp)
     plt.close(fig)
 
 def write_interpretation(interp:ClassificationInterpretation, dest, k:int=9) -> dict:
-    "Write top_losses.png and misclassified.png (`k` images each), confusion_matrix.png and per_class.csv into `dest`."
+    "Write top_losses.png and misclassified.png (`k` images each), confusion_matrix.png and per_class.csv into `dest`, each file whole or not at all."
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = {name: dest/name for name in ('top_losses.png', 'misclassified.png', 'confusion_matrix.png', 'per_class.csv')}
     _save_pyplot(lambda: interp.plot_top_losses(min(k, len(interp.losses)), nrows=math.ceil(math.sqrt(k))), paths['top_losses.png'])
-    plot_misclassified(interp, k=k).savefig(paths['misclassified.png'])
+    with atomic_write(paths['misclassified.png']) as tmp: plot_misclassified(interp, k=k).savefig(tmp)
     _save_pyplot(lambda: interp.plot_confusion_matrix(figsize=(8, 8)), paths['confusion_matrix.png'])
-    per_class_accuracy(interp).to_csv(paths['per_class.csv'], index=False)
+    with atomic_write(paths['per_class.csv']) as tmp: per_class_accuracy(interp).to_csv(tmp, index=False)
     return paths

@@ -15,7 +15,7 @@ from fastcore.foundation import L, patch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .core import ERA, amp_dtype, get_recipe, precision_autocast, quiet_imports, resolve_precision
+from .core import ERA, amp_dtype, atomic_write, get_recipe, precision_autocast, quiet_imports, resolve_precision
 from .model import cifar_model, untta
 with quiet_imports():
     from fastai.callback.core import Callback, CancelValidException
@@ -27,7 +27,7 @@ with quiet_imports():
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
     from fastai.optimizer import Adam, Optimizer
-    from fastai.torch_core import TensorImage
+    from fastai.torch_core import TensorImage, rank_distrib
     from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
@@ -141,6 +141,9 @@ class EMALookahead(Callback):
         if step % self.every == 0: self._update(self.base ** self.every * (step / (self.n_epoch * self.n_iter)) ** 3)
     def after_train(self):
         if self.run and self.epoch == self.n_epoch - 1: self._update(1.0)  # the average, before the last test
+    def checkpoint_state(self) -> dict: return {'avg': self.avg}  # what `cifar_fast.checkpoint` saves and restores
+    def load_checkpoint_state(self, state:dict):
+        for k, v in state['avg'].items(): self.avg[k].copy_(v)
 
 class WhitenBias(Callback):
     "Train the whitening layer's bias (`model.whiten.bias`) for the first `epochs` epochs only."
@@ -226,6 +229,16 @@ def fit_recipe(self:Learner, **kwargs) -> float:
     if r is None: raise ValueError("this learner has no recipe: make it with cifar_learner, or set learn.recipe")
     if r.schedule not in SCHEDULES: raise ValueError(f"unknown schedule {r.schedule!r} in recipe {r.name}: choose from {', '.join(SCHEDULES)}")
     return SCHEDULES[r.schedule](self, r, **kwargs)
+
+# %% ../nbs/03_learner.ipynb #n009
+_fastai_export = getattr(Learner.export, 'fastai_export', Learner.export)  # fastai's own, even if this module is reloaded
+
+@patch
+def export(self:Learner, fname='export.pkl', **kwargs):
+    "fastai's `Learner.export`, to a temporary file renamed to `self.path/fname` when complete."
+    if rank_distrib(): return
+    with atomic_write(self.path/fname) as tmp: _fastai_export(self, tmp, **kwargs)
+Learner.export.fastai_export = _fastai_export
 
 # %% ../nbs/03_learner.ipynb #c023
 def history(learn:Learner) -> dict:
