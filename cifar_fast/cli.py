@@ -4,10 +4,10 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, dataclasses, json, platform, shlex, sys, time
+import argparse, dataclasses, json, platform, shlex, sys, time, warnings
 from pathlib import Path
 
-from .core import PRECISIONS, RECIPES, DataError, Recipe, atomic_write, get_recipe
+from .core import PRECISIONS, RECIPES, DataError, DataWarning, Recipe, atomic_write, get_recipe
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'tta_flag',
@@ -38,12 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=f)
     return parser
 
+def _one_line_warnings(name:str, show):
+    "A `warnings.showwarning` that prints a `DataWarning` as one line, `cifar-fast NAME: warning: ...`, and others as `show` does."
+    def _show(message, category, *args, **kwargs):
+        if issubclass(category, DataWarning): print(f"cifar-fast {name}: warning: {message}", file=sys.stderr)
+        else: show(message, category, *args, **kwargs)
+    return _show
+
 def main(argv=None) -> int:
     "Entry point of the `cifar-fast` console script."
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
     args.argv = argv  # to show how to resume
-    try: return args.func(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            return args.func(args)
     except (DataError, OSError, ValueError, TypeError) as e:  # OSError: unwritable folder, full disk, missing file
         print(f"cifar-fast {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -90,6 +100,7 @@ def _add_data_args(p:argparse.ArgumentParser):
     p.add_argument('--bs', type=positive_int, default=None, help="batch size (default: the recipe's)")
     p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick runs')
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')
+    p.add_argument('--skip-bad', action='store_true', help='leave out image files that cannot be read, with a warning that counts them (default: stop, naming the file)')
 
 def _add_model_args(p:argparse.ArgumentParser):
     p.add_argument('--widths', type=widths_arg, default=None, help="channels of prep,layer1,layer2,layer3 (default: the recipe's)")
@@ -114,7 +125,7 @@ def prepare(args) -> int:
     from cifar_fast.augment import cifar_dls, show_augmentations
     r = _recipe(args)
     t0 = time.perf_counter()
-    dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed)
+    dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad)
     x, y = dls.one_batch()
     print(f"data: {dls.path} ({len(dls.train_ds)} train and {len(dls.valid_ds)} test images, {len(dls.vocab)} classes), "
           f"decoded in {time.perf_counter() - t0:.1f}s")
@@ -142,7 +153,7 @@ def _learner(args, r:Recipe):
     if args.seed is not None:
         from fastai.torch_core import set_seed
         set_seed(args.seed)
-    return cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed), recipe=r)
+    return cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad), recipe=r)
 
 def _save_lr_find(learn, path:Path):
     "Save the plot of the learner's last lr_find (its recorder holds the finder's losses until the next fit)."
@@ -272,12 +283,20 @@ def lr_find_cmd(args) -> int:
 # %% ../nbs/06_cli.ipynb #c029
 def _predict_args(p):
     p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights); told apart by content')
-    p.add_argument('images', nargs='+', help='image files: PNG or JPEG of any size and mode')
+    p.add_argument('images', nargs='+', help='image files (PNG or JPEG of any size and mode) or folders of them')
     p.add_argument('--top-k', type=positive_int, default=3, help='classes to show per image (default: 3)')
     p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
     p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
     p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the learner's own answers; auto is faster where bf16 runs (default: fp32)")
     tta_flag(p)
+
+def _image_items(paths):
+    "The paths given, each folder replaced by the image files under it, sorted; lazily, so that 10,000 files are never all in memory."
+    from fastai.data.transforms import get_image_files
+    for p in paths:
+        if not Path(p).is_dir(): yield p
+        elif found := sorted(get_image_files(p)): yield from found
+        else: raise DataError(f"no image files (by extension, e.g. .png, .jpg) in the folder {p}")
 
 @command('predict', 'predict the classes of image files', _predict_args)
 def predict_cmd(args) -> int:
@@ -287,16 +306,24 @@ def predict_cmd(args) -> int:
         print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
               "(a .safetensors weights file is the safe choice)", file=sys.stderr)
     clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=_tta(args))
-    results = clf.predict_batch(args.images)
-    if args.json: print(json.dumps([r.to_dict(args.top_k) for r in results], indent=1))
-    for r in results:
+    n, failed, as_json = 0, 0, []
+    for r in clf.predict_iter(_image_items(args.images)):  # --bs images in memory at a time, printed as they are done
+        n, failed = n + 1, failed + (not r.ok)
         if not r.ok: print(f"cifar-fast predict: error: {r.error}", file=sys.stderr)
-        elif not args.json: print(f"{r.item}  " + '  '.join(f"{c} {p:.3f}" for c, p in r.top(args.top_k)))
-    failed = sum(not r.ok for r in results)
-    if failed: print(f"cifar-fast predict: {failed} of {len(results)} images could not be read", file=sys.stderr)
+        if args.json: as_json.append(r.to_dict(args.top_k))
+        elif r.ok: print(f"{r.item}  " + '  '.join(f"{c} {p:.3f}" for c, p in r.top(args.top_k)))
+    if args.json: print(json.dumps(as_json, indent=1))
+    if failed: print(f"cifar-fast predict: {failed} of {n} images could not be read", file=sys.stderr)
     return 1 if failed else 0
 
 # %% ../nbs/06_cli.ipynb #c033
+def _readable(files:list, skip_bad:bool) -> list:
+    "`files`, checked by decoding them first: an error naming the first unreadable one, or with `skip_bad` a warning and the rest."
+    from cifar_fast.data import ImageCache, _skipped_warning
+    cache = ImageCache(files, skip_bad)
+    if cache.skipped: warnings.warn(_skipped_warning(cache.skipped), DataWarning)
+    return [f for f in files if f in cache.images]
+
 def _eval_learner(args):
     "A `Learner` for the model file, in `args.precision`, and the `DataLoader` of the test images to evaluate it on."
     from cifar_fast.data import cifar_files, cifar_test_dls
@@ -306,13 +333,13 @@ def _eval_learner(args):
     if model_kind(args.model) == 'learner':
         learn = load_exported(args.model, channels_last=False)
         learn.model = set_tta(learn.model, _tta(args))
-        files = cifar_files(args.data, args.subset, args.seed, split='test')
+        files = _readable(cifar_files(args.data, args.subset, args.seed, split='test'), args.skip_bad)
         dl = learn.dls.test_dl(files, with_labels=True, bs=args.bs)
         learn.precision, cbs = precision_cbs(args.precision, dl.device)
         learn.add_cbs(cbs)
         return learn, dl
     clf = load_classifier(args.model, tta=_tta(args))
-    dls = cifar_test_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed, stats=clf.stats)
+    dls = cifar_test_dls(args.data, bs=args.bs, subset=args.subset, seed=args.seed, stats=clf.stats, skip_bad=args.skip_bad)
     if list(clf.classes) != list(dls.vocab):
         raise DataError(f"{args.model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
     return cifar_learner(dls, clf.model, precision=args.precision), dls.valid
@@ -323,6 +350,7 @@ def _evaluate_args(p):
     p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
     p.add_argument('--subset', type=positive_int, default=None, help='use N test images per class')
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset')
+    p.add_argument('--skip-bad', action='store_true', help='leave out test images that cannot be read, with a warning that counts them (default: stop, naming the file)')
     p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
     p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
     tta_flag(p)

@@ -12,8 +12,8 @@ if TYPE_CHECKING: import torch  # imported where a precision is resolved, not he
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'quiet_imports', 'DataError',
-           'atomic_write', 'check_writable', 'cpu_has_bf16', 'resolve_precision', 'amp_dtype', 'precision_autocast',
-           'Recipe', 'get_recipe']
+           'DataWarning', 'atomic_write', 'check_writable', 'cpu_has_bf16', 'resolve_precision', 'amp_dtype',
+           'precision_autocast', 'Recipe', 'get_recipe']
 
 # %% ../nbs/00_core.ipynb #c005
 @contextlib.contextmanager
@@ -27,6 +27,9 @@ def quiet_imports():
 # %% ../nbs/00_core.ipynb #n002
 class DataError(ValueError):
     "Data that cifar_fast cannot use: the message names the path and says what was expected."
+
+class DataWarning(UserWarning):
+    "Data that cifar_fast left out, when asked to (e.g. unreadable images with `skip_bad=True`): the message says what and how many."
 
 # %% ../nbs/00_core.ipynb #n007
 @contextlib.contextmanager

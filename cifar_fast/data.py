@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_data.ipynb #c002
 from __future__ import annotations
-import hashlib, os, random, shutil, tarfile, tempfile
+import hashlib, os, random, shutil, tarfile, tempfile, warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .core import ERA, DataError, quiet_imports
+from .core import ERA, DataError, DataWarning, quiet_imports
 with quiet_imports():
     from fastai.data.all import (CategoryBlock, DataBlock, DataLoaders, GrandparentSplitter, TransformBlock,
                                  IntToFloatTensor, Normalize, get_image_files, parent_label)
@@ -155,11 +155,16 @@ def image_array(item) -> np.ndarray:
 
 # %% ../nbs/00_data.ipynb #c026
 class ImageCache(Transform):
-    "Decoded images keyed by path: an item becomes a `PILImage`, from memory when it can, else through `image_array`."
+    "Decoded images keyed by path: an item becomes a `PILImage`, from memory when it can, else through `image_array`; `skip_bad` leaves unreadable files out, listed in `skipped`."
     input_types = (Path, str, Image.Image, np.ndarray)  # what fastai's `predict`/`test_dl` accept as a raw input
-    def __init__(self, paths=()):
+    def __init__(self, paths=(), skip_bad:bool=False):
         super().__init__()
-        self.images = {p: image_array(p) for p in paths}
+        self.images, self.skipped = {}, []
+        for p in paths:
+            try: self.images[p] = image_array(p)
+            except DataError as e:
+                if not skip_bad: raise
+                self.skipped.append((p, str(e)))
     def encodes(self, item:Path|str|Image.Image|np.ndarray) -> PILImage:
         arr = self.images.get(item) if isinstance(item, (Path, str)) else None
         return PILImage.create(arr if arr is not None else image_array(item))
@@ -172,10 +177,12 @@ def _select_files(path:Path, subset:int|None=None, seed:int|None=None, split:str
     "Image files of both splits or only `split`, sorted; with `subset`, `subset` per class and split, drawn reproducibly from `seed`."
     if split not in (None, 'train', 'test'): raise DataError(f"split must be 'train', 'test' or None (both), got {split!r}")
     files = sorted(get_image_files(path, folders=['train', 'test'] if split is None else [split]))
-    if subset is None: return files
-    if subset < 1: raise DataError(f"subset must be a positive number of images per class, got {subset}")
     groups = defaultdict(list)
     for f in files: groups[(f.parent.parent.name, f.parent.name)].append(f)
+    empty = [f'{s}/{c}' for s in (['train', 'test'] if split is None else [split]) for c in CIFAR10_CLASSES if not groups[(s, c)]]
+    if empty: raise DataError(f"no images (files Pillow reads by their extension, e.g. .png, .jpg) in {path}/{', '.join(empty)}")
+    if subset is None: return files
+    if subset < 1: raise DataError(f"subset must be a positive number of images per class, got {subset}")
     rng, chosen = random.Random(seed), []
     for (split, cls), group in sorted(groups.items()):
         if len(group) < subset:
@@ -189,7 +196,7 @@ def cifar_files(path=None, subset:int|None=None, seed:int|None=None, split:str|N
 
 # %% ../nbs/00_data.ipynb #c031
 def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
-                      seed:int|None=None, device=None, stats:tuple=ERA.stats, dl_type=None, **dl_kwargs) -> DataLoaders:
+                      seed:int|None=None, device=None, stats:tuple=ERA.stats, dl_type=None, skip_bad:bool=False, **dl_kwargs) -> DataLoaders:
     "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed)
@@ -197,12 +204,20 @@ def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=
     if bs > n_train:  # fastai drops the last partial training batch: there would be no batch at all
         raise DataError(f"batch size {bs} is larger than the training set ({n_train} images): lower bs or raise subset")
     return _dataloaders(path, files, GrandparentSplitter(train_name='train', valid_name='test'), bs, item_tfms,
-                        num_workers, seed, device, stats, dl_type, **dl_kwargs)
+                        num_workers, seed, device, stats, dl_type, skip_bad, **dl_kwargs)
+
+def _skipped_warning(skipped:list) -> str:
+    (_, why), n = skipped[0], len(skipped)
+    return f"skipped {n} unreadable image{'s' if n > 1 else ''}: {why}" + (f" (and {n - 1} more)" if n > 1 else '')
 
 def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, seed=None, device=None, stats=ERA.stats,
-                 dl_type=None, **dl_kwargs):
-    "fastai `DataLoaders` over `files`, decoded once, labelled by their folder, split by `splitter`, normalised with `stats`."
-    dblock = DataBlock(blocks=(TransformBlock(type_tfms=ImageCache(files), batch_tfms=IntToFloatTensor),
+                 dl_type=None, skip_bad=False, **dl_kwargs):
+    "fastai `DataLoaders` over `files`, decoded once (unreadable ones left out with `skip_bad`), labelled by their folder, split by `splitter`, normalised with `stats`."
+    cache = ImageCache(files, skip_bad)
+    if cache.skipped:
+        warnings.warn(_skipped_warning(cache.skipped), DataWarning)
+        files = [f for f in files if f in cache.images]
+    dblock = DataBlock(blocks=(TransformBlock(type_tfms=cache, batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(CIFAR10_CLASSES))),
                        splitter=splitter, get_y=parent_label, item_tfms=item_tfms,
                        batch_tfms=Normalize.from_stats(*stats))
@@ -210,14 +225,14 @@ def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, se
                              dl_type=dl_type, **dl_kwargs)
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
-    dls.path = path
+    dls.path, dls.skipped = path, cache.skipped
     return dls
 
 # %% ../nbs/00_data.ipynb #n002
 def cifar_test_dls(path=None, bs:int=ERA.bs, subset:int|None=None, seed:int|None=None, device=None,
-                   stats:tuple=ERA.stats) -> DataLoaders:
+                   stats:tuple=ERA.stats, skip_bad:bool=False) -> DataLoaders:
     "`DataLoaders` whose splits are both CIFAR-10's test images at `path`, for evaluation; nothing under train/ is read."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed, split='test')
     both = lambda items: (list(range(len(items))), list(range(len(items))))
-    return _dataloaders(path, files, both, min(bs, len(files)), seed=seed, device=device, stats=stats)
+    return _dataloaders(path, files, both, min(bs, len(files)), seed=seed, device=device, stats=stats, skip_bad=skip_bad)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_inference.ipynb #c003
 from __future__ import annotations
-import hashlib, json, os, pickle, warnings, zipfile
+import hashlib, itertools, json, os, pickle, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,24 +77,28 @@ class Classifier:
         with torch.inference_mode(), precision_autocast(self.precision, self.device): out = self.model(x)
         return out.float().softmax(dim=1).cpu()
 
-    def predict_batch(self, items) -> list:
-        "A `Prediction` for each of `items` (paths, PIL images, arrays); unreadable items get their error."
-        if isinstance(items, np.ndarray) and items.ndim == 4: items = list(items)  # a stack of images
+    def predict_iter(self, items):
+        "Yield a `Prediction` for each of `items` (paths, PIL images, arrays; any iterable), decoding `bs` at a time: memory stays bounded however many."
+        if isinstance(items, np.ndarray) and items.ndim == 4: items = iter(items)  # a stack of images
         elif isinstance(items, (str, os.PathLike, Image.Image, np.ndarray)):
             raise DataError(f"predict_batch takes a list of images, got one {describe(items)}: use predict for a single image")
-        items, results = list(items), []
-        for start in range(0, len(items), self.bs):
-            chunk, arrays = [], []
-            for item in items[start:start + self.bs]:
+        items = iter(items)
+        while chunk := list(itertools.islice(items, self.bs)):
+            results, arrays, readable = [], [], []
+            for item in chunk:
                 res = Prediction(describe(item), self.classes)
-                try: arrays.append(image_array(item)); chunk.append(res)
+                try: arrays.append(image_array(item)); readable.append(res)
                 except DataError as e: res.error = str(e)
                 results.append(res)
-            if not arrays: continue
-            for res, p in zip(chunk, self.probs(np.stack(arrays)).numpy()):
-                res.probs, res.index = p, int(p.argmax())
-                res.label = self.classes[res.index]
-        return results
+            if arrays:
+                for res, p in zip(readable, self.probs(np.stack(arrays)).numpy()):
+                    res.probs, res.index = p, int(p.argmax())
+                    res.label = self.classes[res.index]
+            yield from results
+
+    def predict_batch(self, items) -> list:
+        "A `Prediction` for each of `items` (paths, PIL images, arrays); unreadable items get their error."
+        return list(self.predict_iter(items))
 
     def predict(self, item) -> Prediction:
         "The `Prediction` for one image; a `DataError` naming it if it cannot be read."
@@ -187,10 +191,17 @@ def _read_meta(path:Path, meta:str) -> dict:
     "The metadata of a weights file, checked."
     try:
         m = json.loads(meta)
+        fmt, arch = str(m.get('format', '')), m.get('arch')
+        if fmt.startswith('cifar_fast.weights/') and fmt != WEIGHTS_FORMAT:
+            raise DataError(f"{path} was written by a newer cifar_fast ({m.get('cifar_fast_version', '?')}, format {fmt}; this one reads "
+                            f"{WEIGHTS_FORMAT}): upgrade cifar_fast to load it")
+        if arch not in ARCHS:
+            raise DataError(f"{path} holds weights for a {arch} model, which this cifar_fast cannot build (it knows {', '.join(ARCHS)})")
         classes, widths, stats = [str(c) for c in m['classes']], tuple(int(w) for w in m['widths']), m['stats']
         tta = int(m.get('tta', 0))  # files from before TTA have none
         ok = (m['format'] == WEIGHTS_FORMAT and m['arch'] in ARCHS and len(classes) >= 2 and min(widths) > 0
               and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3] and tta in (0, 1, 2))
+    except DataError: raise
     except (ValueError, KeyError, TypeError) as e: ok, m = False, str(e)
     if not ok: raise DataError(f"{path} holds metadata this version of cifar_fast cannot use ({str(m)[:200]})")
     return {'arch': m['arch'], 'classes': classes, 'widths': widths, 'stats': stats, 'tta': tta, 'version': m.get('cifar_fast_version')}
