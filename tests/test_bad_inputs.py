@@ -3,7 +3,6 @@
 Each row builds its case in a fresh folder and runs `cifar-fast` in this process. An error is one line on stderr, exit
 status 2, naming the file or folder; a case that cifar_fast handles says so in one line (a warning) or not at all."""
 import io, json, shutil, tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from safetensors.torch import save_file
 
 import cifar_fast.inference as inference
 from cifar_fast.cli import main
-from cifar_fast.data import synthetic_cifar10
 
 
 def damage(d, *rel, data=b'\x89PNG\r\n\x1a\n not really'):
