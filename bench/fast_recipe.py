@@ -20,8 +20,11 @@ import argparse, os, re, statistics, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
 
 import torch
-from fastai.callback.core import Callback
-from fastai.torch_core import set_seed
+from cifar_fast.core import quiet_imports
+with quiet_imports():
+    from fastai.callback.core import Callback
+    from fastai.torch_core import set_seed
+from timing import TrainTimer  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls
 from cifar_fast.core import cpu_has_bf16, get_recipe, precision_autocast, resolve_precision
@@ -75,16 +78,6 @@ def summary(name, rows):
           f"| {statistics.mean(secs):.0f} | {min(secs):.0f} | {max(secs):.0f} |")
     return statistics.mean(secs)
 
-
-class TrainTimer(Callback):
-    "Images/s over the training batches after the first of an epoch, data loading and fastai's loop included."
-    order = 99
-    def before_train(self): self.n, self.t0 = 0, None
-    def after_batch(self):
-        if not self.training: return
-        if self.t0 is None: self.t0 = time.perf_counter()
-        else: self.n += len(self.xb[0])
-    def before_validate(self): self.rate = self.n / (time.perf_counter() - self.t0)
 
 
 def throughput(args, recipe):

@@ -9,8 +9,8 @@ import argparse, statistics, time
 
 import torch
 from torch.utils.data import DataLoader, Dataset
-from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
+from timing import TrainTimer  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls, era_augs
 from cifar_fast.core import ERA, precision_autocast, resolve_precision
@@ -60,16 +60,6 @@ def plain(dls, prec, n_batches):
     it = iter(loader)
     return step_loop(new_model().train(), (next(it) for _ in range(n_batches + 1)), prec)
 
-
-class TrainTimer(Callback):
-    "Images/s over an epoch's training batches after the first, data loading included."
-    order = 99
-    def before_train(self): self.n, self.t0 = 0, None
-    def after_batch(self):
-        if not self.training: return
-        if self.t0 is None: self.t0 = time.perf_counter()
-        else: self.n += len(self.xb[0])
-    def before_validate(self): self.rate = self.n / (time.perf_counter() - self.t0)
 
 
 def fastai_fit(dls, prec, n_batches):

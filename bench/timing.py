@@ -1,0 +1,16 @@
+"What the benches share: a callback that measures a fastai Learner's training throughput."
+import time
+
+from cifar_fast.core import quiet_imports
+with quiet_imports(): from fastai.callback.core import Callback
+
+
+class TrainTimer(Callback):
+    "Images/s over an epoch's training batches after the first: data loading and fastai's loop included."
+    order = 99
+    def before_train(self): self.n, self.t0 = 0, None
+    def after_batch(self):
+        if not self.training: return
+        if self.t0 is None: self.t0 = time.perf_counter()
+        else: self.n += len(self.xb[0])
+    def before_validate(self): self.rate = self.n / (time.perf_counter() - self.t0)
