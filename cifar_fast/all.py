@@ -11,16 +11,17 @@ with quiet_imports():
     import fastai.vision.all as _fastai_vision
     from fastai.vision.all import *
 from . import (core as _core, data as _data, augment as _augment, model as _model, learner as _learner,
-                        checkpoint as _checkpoint, interpret as _interpret, inference as _inference)
+                        checkpoint as _checkpoint, distributed as _distributed, interpret as _interpret, inference as _inference)
 from .core import *
 from .data import *
 from .augment import *
 from .model import *
 from .learner import *
 from .checkpoint import *
+from .distributed import *
 from .interpret import *
 from .inference import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = (_core, _data, _augment, _model, _learner, _checkpoint, _interpret, _inference)
+_MODULES = (_core, _data, _augment, _model, _learner, _checkpoint, _distributed, _interpret, _inference)
 __all__ = list(dict.fromkeys([n for n in dir(_fastai_vision) if not n.startswith('_')] + [n for m in _MODULES for n in m.__all__]))

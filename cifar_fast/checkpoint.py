@@ -17,7 +17,7 @@ from .model import untta
 with quiet_imports():
     from fastai.callback.core import Callback, CancelEpochException
     from fastai.callback.schedule import ParamScheduler
-    from fastai.torch_core import to_device
+    from fastai.torch_core import rank_distrib, to_device
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'rng_states', 'set_rng_states', 'checkpoint_state', 'checkpoints', 'Checkpoint',
@@ -27,6 +27,10 @@ __all__ = ['CHECKPOINT_FORMAT', 'rng_states', 'set_rng_states', 'checkpoint_stat
 # %% ../nbs/03a_checkpoint.ipynb #n006
 _LOADER_STATE = ('epoch', '_flipped')  # BatchAugDL: epochs seen (flip parity), per-image flip draws
 
+def _loaders(dls) -> list:
+    "`dls`' loaders, unwrapped from fastai's `DistributedDL` in data-parallel training."
+    return [vars(dl).get('dl', dl) for dl in dls.loaders]
+
 def _albumentations_generators(dls) -> list:
     "Every albumentations object with its own generators in the item pipelines of `dls`, once each, in a fixed order."
     seen, found = set(), []
@@ -35,7 +39,7 @@ def _albumentations_generators(dls) -> list:
         seen.add(id(o))
         if hasattr(o, 'random_generator') and hasattr(o, 'py_random'): found.append(o)
         for t in getattr(o, 'transforms', []): walk(t)
-    for dl in dls.loaders:
+    for dl in _loaders(dls):
         for tfm in dl.after_item.fs:
             for aug in (getattr(tfm, 'train_aug', None), getattr(tfm, 'valid_aug', None)):
                 if aug is not None: walk(aug)
@@ -47,7 +51,7 @@ def rng_states(dls=None) -> dict:
     st = {'python': random.getstate(), 'numpy': (kind, keys.tolist(), *rest), 'torch': torch.get_rng_state()}
     if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
     if dls is not None:
-        st['loaders'] = [{'rng': dl.rng.getstate(), **{k: vars(dl)[k] for k in _LOADER_STATE if k in vars(dl)}} for dl in dls.loaders]
+        st['loaders'] = [{'rng': dl.rng.getstate(), **{k: vars(dl)[k] for k in _LOADER_STATE if k in vars(dl)}} for dl in _loaders(dls)]
         st['albumentations'] = [(g.random_generator.bit_generator.state, g.py_random.getstate()) for g in _albumentations_generators(dls)]
     return st
 
@@ -59,7 +63,7 @@ def set_rng_states(st:dict, dls=None):
     torch.set_rng_state(st['torch'].cpu())
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all([s.cpu() for s in st['cuda']])
     if dls is None: return
-    for dl, s in zip(dls.loaders, st['loaders']):
+    for dl, s in zip(_loaders(dls), st['loaders']):
         dl.rng.setstate(s['rng'])
         for k in _LOADER_STATE:
             if k in s: setattr(dl, k, s[k])
@@ -79,11 +83,15 @@ def _plain(v):
     if isinstance(v, np.generic): return v.item()
     return v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else v
 
+def _unparallel(model):
+    "`model` without `DistributedDataParallel`'s wrapper: checkpoints of data-parallel and single-process runs are alike."
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
 def checkpoint_state(learn, meta:dict|None=None) -> dict:
     "Everything the epoch after `learn.epoch` starts from, as tensors, numbers and strings."
     rec, opt = learn.recorder, learn.opt.state_dict()
     return {'format': CHECKPOINT_FORMAT, 'epoch': learn.epoch + 1, 'n_epoch': learn.n_epoch, 'train_iter': learn.train_iter,
-            'model': learn.model.state_dict(), 'opt': {'state': opt['state'], 'hypers': [{k: _plain(v) for k, v in h.items()} for h in opt['hypers']]},
+            'model': _unparallel(learn.model).state_dict(), 'opt': {'state': opt['state'], 'hypers': [{k: _plain(v) for k, v in h.items()} for h in opt['hypers']]},
             'recorder': {'values': [[float(v) for v in row] for row in rec.values], 'iters': list(rec.iters),
                          'losses': [_plain(v) for v in rec.losses], 'lrs': [float(v) for v in rec.lrs],
                          'smooth_loss': (rec.smooth_loss.count, _plain(rec.smooth_loss.val))},
@@ -105,6 +113,7 @@ class Checkpoint(Callback):
     def before_fit(self): self.run = not hasattr(self.learn, 'lr_finder')
     def after_epoch(self):
         if not self.run or self.epoch < getattr(self.learn, 'resumed_epochs', 0): return  # an epoch `Resume` skipped
+        if rank_distrib(): return  # in data-parallel training, rank 0 writes
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder/f'checkpoint-{self.epoch + 1:03d}.pth'
         with atomic_write(path) as tmp: torch.save(checkpoint_state(self.learn, self.meta), tmp)
@@ -153,7 +162,7 @@ def resume_differences(saved:dict, now:dict) -> list:
 # %% ../nbs/03a_checkpoint.ipynb #n017
 def load_checkpoint_state(learn, st:dict):
     "Put the state of checkpoint `st` into `learn` (whose model, optimiser and callbacks match the run that made it)."
-    learn.model.load_state_dict(st['model'])
+    _unparallel(learn.model).load_state_dict(st['model'])
     device = next(learn.model.parameters()).device
     learn.opt.load_state_dict({'state': to_device(st['opt']['state'], device), 'hypers': L(st['opt']['hypers'])})
     rec, r = learn.recorder, st['recorder']

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #c002
 from __future__ import annotations
-import argparse, dataclasses, json, platform, shlex, sys, time, warnings
+import argparse, dataclasses, json, os, platform, shlex, sys, time, warnings
 from pathlib import Path
 
 from .core import PRECISIONS, RECIPES, DataError, DataWarning, Recipe, atomic_write, get_recipe
@@ -147,13 +147,17 @@ def _add_train_args(p):
     tta_flag(p)
 
 def _learner(args, r:Recipe):
-    "DataLoaders and Learner for recipe `r` and the data arguments."
+    "DataLoaders and Learner for recipe `r` and the data arguments (augmentation seeded per rank in data-parallel training)."
     from cifar_fast.augment import cifar_dls
     from cifar_fast.learner import cifar_learner
     if args.seed is not None:
         from fastai.torch_core import set_seed
         set_seed(args.seed)
-    return cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad), recipe=r)
+    dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad)
+    if args.seed is not None and int(os.environ.get('WORLD_SIZE', 1)) > 1:
+        from cifar_fast.distributed import rank_seeds
+        rank_seeds(dls, args.seed)
+    return cifar_learner(dls, recipe=r)
 
 def _save_lr_find(learn, path:Path):
     "Save the plot of the learner's last lr_find (its recorder holds the finder's losses until the next fit)."
@@ -181,6 +185,16 @@ def _train_cmd_args(p):
     p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
     p.add_argument('--checkpoints', default=None, help='folder for the checkpoint after each epoch (default: beside --out, OUT.checkpoints)')
     p.add_argument('--resume', action='store_true', help="continue the run from its latest checkpoint (same recipe, data and seed)")
+    p.add_argument('--num-processes', type=positive_int, default=1, help='train data-parallel on N processes of this machine (CPU: gloo; GPUs: one each); --bs is per process')
+
+def _launch(args) -> int:
+    "Run this `train` command on `args.num_processes` processes of this machine with PyTorch's launcher (`torchrun`); its exit status."
+    import subprocess
+    argv = [a for i, a in enumerate(args.argv) if a != '--num-processes' and (i == 0 or args.argv[i - 1] != '--num-processes')]
+    argv = [a for a in argv if not a.startswith('--num-processes=')]
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc-per-node={args.num_processes}', '-m', 'cifar_fast.cli', *argv]
+    threads = max(1, (os.cpu_count() or 1) // args.num_processes)
+    return subprocess.run(cmd, env={**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', str(threads))}).returncode
 
 def _need_bytes(learn) -> int:
     "About what a training run writes: two checkpoints (weights, optimiser state, a copy for lookahead), the export, the weights, reports."
@@ -207,11 +221,15 @@ def train(args) -> int:
     "Train on CIFAR-10 with a recipe (default era), export the learner and its weights, and optionally write a report."
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.core import check_writable
+    if args.num_processes > 1 and int(os.environ.get('WORLD_SIZE', 1)) <= 1: return _launch(args)
+    rank = int(os.environ.get('RANK', 0))
+    if rank: sys.stdout = open(os.devnull, 'w')  # rank 0 speaks for all
     r = _recipe(args)
     out = Path(args.out or f'models/cifar_{r.name}.pkl')
     report = Path(args.report) if args.report else None
     ckpt_dir = Path(args.checkpoints) if args.checkpoints else out.with_suffix('.checkpoints')
-    for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder)  # before hours of training, not after
+    if not rank:
+        for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder)  # before hours of training, not after
     state = _resume_state(args, r, ckpt_dir)
     if state and r.lr_max is None: r = get_recipe(r, lr_max=state['meta']['recipe']['lr_max'])  # lr_find's, found the first time
     print(r)
@@ -220,20 +238,36 @@ def train(args) -> int:
     from cifar_fast.inference import export_weights
     from cifar_fast.checkpoint import Checkpoint, Resume, StopOnNaN, TrainingDiverged, resume_differences, run_fingerprint
     from cifar_fast.model import untta
+    n_proc = 1
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1:
+        from cifar_fast.distributed import init_data_parallel
+        n_proc = init_data_parallel().num_processes
     learn = _learner(args, r)
     meta = run_fingerprint(learn, seed=args.seed, subset=args.subset)
     if state:
         if diffs := resume_differences(state['meta'], meta): raise DataError(f"cannot resume from {state['path']}: it was made with {'; '.join(diffs)}")
         print(f"resuming from {state['path']} (epoch {state['epoch']} of {state['n_epoch']} done)")
-    for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder, _need_bytes(learn))
+    if not rank:
+        for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder, _need_bytes(learn))
     print(f"training {type(untta(learn.model)).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}"
-          f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}; checkpoints in {ckpt_dir}")
+          f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}{f' x {n_proc} processes' if n_proc > 1 else ''}; checkpoints in {ckpt_dir}")
     t0 = time.perf_counter()
     if r.lr_max is None: learn.recipe = r = get_recipe(r, lr_max=_find_lr(learn, report/'lr_find.png' if report else None))
     meta['recipe'] = dataclasses.asdict(r)
     saver = Checkpoint(ckpt_dir, meta=meta)
     resume_cmd = f"cifar-fast {shlex.join(getattr(args, 'argv', None) or ['train'])}" + ('' if args.resume else ' --resume')
-    try: learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
+    try:
+        if n_proc > 1:
+            from cifar_fast.distributed import data_parallel, ranks_agree, evaluate_once
+            with data_parallel(learn): learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
+            agree = ranks_agree(learn.model)
+            if rank: return 0
+            os.environ['WORLD_SIZE'] = '1'  # from here rank 0 works alone: testing, export, report
+            import torch
+            torch.set_num_threads(torch.get_num_threads() * int(os.environ.get('LOCAL_WORLD_SIZE', 1)))  # the cores the others used
+            evaluate_once(learn)
+            print(f"weights {'identical' if agree else 'DIFFERENT'} on all {n_proc} processes; tested once, by rank 0, on all {len(learn.dls.valid_ds)} test images")
+        else: learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
     except TrainingDiverged as e:
         kept = f"the last good checkpoint is {saver.last}" if saver.last else "no epoch had finished, so there is no checkpoint"
         print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
@@ -254,7 +288,7 @@ def train(args) -> int:
         n_images = r.epochs * len(learn.dls.train) * r.bs
         metrics = {'final_test_accuracy': acc, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                    'test_images': len(learn.dls.valid_ds), 'wall_seconds': wall, 'train_images_per_s_incl_eval': n_images / wall,
-                   'resumed_from_epoch': state['epoch'] if state else None,
+                   'resumed_from_epoch': state['epoch'] if state else None, 'processes': n_proc,
                    'device': str(learn.dls.device), 'precision': learn.precision, 'seed': args.seed,
                    'history': [dict(epoch=i + 1, **{k: v[i] if v[i] == v[i] else None for k, v in h.items()})  # NaN: not tested
                                for i in range(len(h['train_loss']))],
@@ -375,3 +409,6 @@ def evaluate_cmd(args) -> int:
         written = write_interpretation(interp, args.report)
         print(f"wrote {', '.join(written)} to {args.report}")
     return 0
+
+# %% ../nbs/06_cli.ipynb #n009
+if __name__ == '__main__': sys.exit(main())  # python -m cifar_fast.cli, as launchers run it

@@ -123,7 +123,8 @@ def tta_level(model:nn.Module) -> int:
     return model.level if isinstance(model, TTA) else 0
 
 def untta(model:nn.Module) -> nn.Module:
-    "`model` without its `TTA` wrapper, if it has one."
+    "`model` without its `TTA` wrapper, if it has one (and without `DistributedDataParallel`'s, in data-parallel training)."
+    if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
     return model.model if isinstance(model, TTA) else model
 
 def set_tta(model:nn.Module, level:int|None) -> nn.Module:
