@@ -8,6 +8,7 @@ cfg = ConfigParser(delimiters=['='], inline_comment_prefixes=None)
 cfg.read(here/'settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 readme = here/'README.md'
+extras = {k[:-len('_requirements')]: cfg[k].split() for k in ('logs_requirements', 'onnx_requirements', 'demo_requirements')}
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -22,7 +23,7 @@ setuptools.setup(
     python_requires=f">={cfg['min_python']}",
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split()},
+    extras_require={**extras, 'dev': cfg['dev_requirements'].split() + sorted({r for rs in extras.values() for r in rs})},
     entry_points={'console_scripts': cfg['console_scripts'].split()},
     zip_safe=False,
 )

@@ -26,8 +26,9 @@ with quiet_imports():
     from fastai.learner import Learner, load_learner
 
 # %% auto #0
-__all__ = ['WEIGHTS_FORMAT', 'ARCHS', 'describe', 'Prediction', 'Classifier', 'learner_stats', 'classifier_from_learner',
-           'load_exported', 'export_weights', 'load_classifier', 'model_kind', 'classifier_from_file']
+__all__ = ['WEIGHTS_FORMAT', 'ARCHS', 'ONNX_EXTRA', 'describe', 'Prediction', 'Classifier', 'learner_stats',
+           'classifier_from_learner', 'load_exported', 'export_weights', 'load_classifier', 'model_kind',
+           'classifier_from_file', 'export_onnx', 'OnnxModel', 'load_onnx']
 
 # %% ../nbs/05_inference.ipynb #c008
 def describe(item) -> str:
@@ -167,15 +168,20 @@ def _digest(meta:str, tensors:dict) -> str:
 
 ARCHS = {'CustomResNet': CustomResNet, 'AirbenchNet': AirbenchNet}
 
+def _meta_of(model, classes, stats) -> dict:
+    "The metadata that rebuilds a classifier around `model`'s weights (shared by the weights file and the ONNX file)."
+    from cifar_fast import __version__
+    return {'format': WEIGHTS_FORMAT, 'arch': type(untta(model)).__name__, 'classes': [str(c) for c in classes],
+            'widths': list(untta(model).widths), 'c_in': untta(model).c_in, 'stats': [list(s) for s in stats],
+            'tta': tta_level(model), 'cifar_fast_version': __version__}
+
+
 def export_weights(learn:Learner, path) -> Path:
     "Write `learn`'s model weights (a `CustomResNet` or `AirbenchNet`) to `path` as safetensors, with the metadata `load_classifier` needs."
-    from cifar_fast import __version__
     model, path = untta(learn.model), Path(path)
     if type(model).__name__ not in ARCHS or not isinstance(model, ARCHS[type(model).__name__]):
         raise TypeError(f"export_weights saves {' and '.join(ARCHS)} models, not {type(model).__name__}: use learn.export for others")
-    meta = json.dumps({'format': WEIGHTS_FORMAT, 'arch': type(model).__name__, 'classes': [str(c) for c in learn.dls.vocab],
-                       'widths': list(model.widths), 'c_in': model.c_in, 'stats': learner_stats(learn),
-                       'tta': tta_level(learn.model), 'cifar_fast_version': __version__})
+    meta = json.dumps(_meta_of(learn.model, learn.dls.vocab, learner_stats(learn)))
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as tmp: save_file(tensors, tmp, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
@@ -207,8 +213,9 @@ def _read_meta(path:Path, meta:str) -> dict:
     return {'arch': m['arch'], 'classes': classes, 'widths': widths, 'stats': stats, 'tta': tta, 'version': m.get('cifar_fast_version')}
 
 def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256, tta:int|None=None) -> Classifier:
-    "A `Classifier` from a file written by `export_weights`, running no code from it; TTA as recorded unless `tta` is given."
+    "A `Classifier` from a file written by `export_weights` (or, ending in .onnx, by `export_onnx`), running no code from it; TTA as recorded unless `tta` is given."
     path = Path(path)
+    if path.suffix.lower() == '.onnx': return load_onnx(path, precision=precision, bs=bs, tta=tta)
     if not path.is_file(): raise DataError(f"no weights file at {path}")
     try:
         with safe_open(path, framework='pt', device='cpu') as f:
@@ -229,15 +236,70 @@ def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256, tta:in
 
 # %% ../nbs/05_inference.ipynb #c031
 def model_kind(path) -> str:
-    "'learner' for an exported learner, 'weights' for a safetensors file; `DataError` for anything else."
+    "'learner' for an exported learner, 'weights' for a safetensors file, 'onnx' for a .onnx file; `DataError` for anything else."
     path = Path(path)
     if not path.is_file(): raise DataError(f"no model file at {path}")
     with open(path, 'rb') as f: head = f.read(9)
     if head[:4] == b'PK\x03\x04': return 'learner'
+    if path.suffix.lower() == '.onnx': return 'onnx'
     if len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < path.stat().st_size: return 'weights'
     raise DataError(f"{path} is neither an exported learner (learn.export) nor a weights file (export_weights)")
 
 def classifier_from_file(path, precision:str='fp32', bs:int=256, tta:int|None=None) -> Classifier:
-    "A `Classifier` from an exported learner or a safe weights file, chosen by what the file is; TTA as saved unless `tta` is given."
-    if model_kind(path) == 'weights': return load_classifier(path, precision=precision, bs=bs, tta=tta)
+    "A `Classifier` from an exported learner, a safe weights file or an ONNX file, chosen by what the file is; TTA as saved unless `tta` is given."
+    if model_kind(path) in ('weights', 'onnx'): return load_classifier(path, precision=precision, bs=bs, tta=tta)
     return classifier_from_learner(load_exported(path), precision=precision, bs=bs, tta=tta)
+
+# %% ../nbs/05_inference.ipynb #a7f433eb
+ONNX_EXTRA = "pip install 'cifar_fast[onnx]'"
+
+def _need(module:str):
+    "Import optional `module`, or a `DataError` saying how to install it."
+    import importlib
+    try: return importlib.import_module(module)
+    except ImportError as e: raise DataError(f"ONNX needs the {module} package: {ONNX_EXTRA}") from e
+
+def export_onnx(source, path) -> Path:
+    "Write the model of `source` (a `Learner` or a `Classifier`) to `path` as ONNX, with its classes, stats and TTA level in the metadata."
+    import contextlib, copy, io
+    onnx = _need('onnx'); _need('onnxscript')
+    if isinstance(source, Learner): model, classes, stats = source.model, source.dls.vocab, learner_stats(source)
+    elif isinstance(source, Classifier): model, classes, stats = source.model, source.classes, source.stats
+    else: raise TypeError(f"export_onnx takes a Learner or a Classifier, not {type(source).__name__}")
+    if type(untta(model)).__name__ not in ARCHS: raise TypeError(f"export_onnx saves {' and '.join(ARCHS)} models, not {type(untta(model)).__name__}")
+    meta, path = _meta_of(model, classes, stats), Path(path)
+    net = copy.deepcopy(untta(model)).float().cpu().eval().to(memory_format=torch.contiguous_format)
+    x = torch.zeros(2, 3, 32, 32)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # the exporter reports each step on stdout
+        warnings.simplefilter('ignore')
+        prog = torch.onnx.export(net, (x,), None, input_names=['image'], output_names=['logits'], dynamo=True, external_data=False,
+                                 dynamic_shapes=({0: torch.export.Dim('batch')},))
+    proto = prog.model_proto
+    onnx.helper.set_model_props(proto, {'cifar_fast': json.dumps(meta)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp: onnx.save(proto, str(tmp))
+    return path
+
+class OnnxModel(torch.nn.Module):
+    "An ONNX graph run by onnxruntime, as a PyTorch module without parameters: what `Classifier` and `TTA` call."
+    def __init__(self, path):
+        super().__init__()
+        ort = _need('onnxruntime')
+        try: self.session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+        except Exception as e: raise DataError(f"{path} is not a readable ONNX model: it is truncated, damaged or of another kind ({str(e).splitlines()[0]})") from e
+        self.input, self.path = self.session.get_inputs()[0].name, Path(path)
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input: x.detach().float().contiguous().cpu().numpy()})[0]
+        return torch.from_numpy(out).to(x.device)
+    def extra_repr(self): return str(self.path)
+
+def load_onnx(path, precision:str='fp32', bs:int=256, tta:int|None=None) -> Classifier:
+    "A `Classifier` running the ONNX file at `path` on onnxruntime (fp32, CPU); TTA as recorded unless `tta` is given."
+    path = Path(path)
+    if not path.is_file(): raise DataError(f"no ONNX model at {path}")
+    if precision not in ('fp32', 'auto'): raise DataError(f"an ONNX model runs in fp32, not {precision}")
+    model = OnnxModel(path)
+    meta = model.session.get_modelmeta().custom_metadata_map
+    if 'cifar_fast' not in meta: raise DataError(f"{path} is an ONNX model, but not one written by cifar_fast's export_onnx (no class names or stats)")
+    m = _read_meta(path, meta['cifar_fast'])
+    return Classifier(set_tta(model, m['tta']), m['classes'], m['stats'], precision='fp32', bs=bs, tta=tta)
