@@ -11,7 +11,7 @@ from .core import PRECISIONS, RECIPES, DataError, DataWarning, Recipe, atomic_wr
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'tta_flag',
-           'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd']
+           'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd', 'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/06_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -182,7 +182,8 @@ def _versions() -> dict:
 def _train_cmd_args(p):
     _add_train_args(p)
     p.add_argument('--out', default=None, help='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors')
-    p.add_argument('--report', default=None, help='folder for history.png, lr_find.png, metrics.json and the interpretation plots')
+    p.add_argument('--report', default=None, help='folder for index.html (the page to read), history.csv, history.png, lr_find.png, metrics.json and the interpretation plots')
+    p.add_argument('--tensorboard', default=None, metavar='DIR', help="log loss, metrics and learning rate to DIR for TensorBoard (needs pip install 'cifar_fast[logs]')")
     p.add_argument('--checkpoints', default=None, help='folder for the checkpoint after each epoch (default: beside --out, OUT.checkpoints)')
     p.add_argument('--resume', action='store_true', help="continue the run from its latest checkpoint (same recipe, data and seed)")
     p.add_argument('--num-processes', type=positive_int, default=1, help='train data-parallel on N processes of this machine (CPU: gloo; GPUs: one each); --bs is per process')
@@ -229,7 +230,8 @@ def train(args) -> int:
     report = Path(args.report) if args.report else None
     ckpt_dir = Path(args.checkpoints) if args.checkpoints else out.with_suffix('.checkpoints')
     if not rank:
-        for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder)  # before hours of training, not after
+        for folder in filter(None, (out.parent, report, ckpt_dir, args.tensorboard and Path(args.tensorboard))):
+            check_writable(folder)  # before hours of training, not after
     state = _resume_state(args, r, ckpt_dir)
     if state and r.lr_max is None: r = get_recipe(r, lr_max=state['meta']['recipe']['lr_max'])  # lr_find's, found the first time
     print(r)
@@ -237,6 +239,9 @@ def train(args) -> int:
     from cifar_fast.interpret import ClassificationInterpretation, write_interpretation
     from cifar_fast.inference import export_weights
     from cifar_fast.checkpoint import Checkpoint, Resume, StopOnNaN, TrainingDiverged, resume_differences, run_fingerprint
+    from cifar_fast.logs import log_cbs
+    from cifar_fast.report import write_report_page
+    loggers = log_cbs(report/'history.csv' if report else None, args.tensorboard)  # rank 0 only; before the data: a missing extra fails now
     from cifar_fast.model import untta
     n_proc = 1
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:
@@ -259,7 +264,7 @@ def train(args) -> int:
     try:
         if n_proc > 1:
             from cifar_fast.distributed import data_parallel, ranks_agree, evaluate_once
-            with data_parallel(learn): learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
+            with data_parallel(learn): learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers)
             agree = ranks_agree(learn.model)
             if rank: return 0
             os.environ['WORLD_SIZE'] = '1'  # from here rank 0 works alone: testing, export, report
@@ -267,7 +272,7 @@ def train(args) -> int:
             torch.set_num_threads(torch.get_num_threads() * int(os.environ.get('LOCAL_WORLD_SIZE', 1)))  # the cores the others used
             evaluate_once(learn)
             print(f"weights {'identical' if agree else 'DIFFERENT'} on all {n_proc} processes; tested once, by rank 0, on all {len(learn.dls.valid_ds)} test images")
-        else: learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []))
+        else: learn.fit_recipe(cbs=[saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers)
     except TrainingDiverged as e:
         kept = f"the last good checkpoint is {saver.last}" if saver.last else "no epoch had finished, so there is no checkpoint"
         print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
@@ -294,7 +299,15 @@ def train(args) -> int:
                                for i in range(len(h['train_loss']))],
                    'versions': _versions()}
         with atomic_write(report/'metrics.json') as tmp: tmp.write_text(json.dumps(metrics, indent=2))
-        names = ['history.png', 'metrics.json'] + (['lr_find.png'] if (report/'lr_find.png').exists() else []) + list(written)
+        results = {'test accuracy': acc, 'epochs': r.epochs, 'training seconds': wall, 'images per second (training and tests)': n_images / wall,
+                   'resumed after epoch': metrics['resumed_from_epoch'], 'model': f"{type(untta(learn.model)).__name__}{r.widths}",
+                   'exported learner': str(out), 'weights': str(weights)}
+        settings = {**{f"recipe {k}": v for k, v in metrics['recipe'].items()}, 'data': str(learn.dls.path), 'subset': args.subset,
+                    'seed': args.seed, 'train images': metrics['train_images'], 'test images': metrics['test_images'],
+                    'device': metrics['device'], 'precision': learn.precision, 'processes': n_proc, **metrics['versions']}
+        write_report_page(report, f"cifar_fast: recipe {r.name}, {acc:.2%} test accuracy", results, settings, metrics['history'])
+        names = (['index.html', 'history.csv', 'history.png', 'metrics.json'] + (['lr_find.png'] if (report/'lr_find.png').exists() else [])
+                 + list(written))
         print(f"wrote {', '.join(names)} to {report}")
     return 0
 
@@ -386,7 +399,7 @@ def _evaluate_args(p):
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset')
     p.add_argument('--skip-bad', action='store_true', help='leave out test images that cannot be read, with a warning that counts them (default: stop, naming the file)')
     p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto: bf16 where the CPU or GPU supports it (default: auto)')
-    p.add_argument('--report', default=None, help='folder for top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+    p.add_argument('--report', default=None, help='folder for index.html (the page to read), top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
     tta_flag(p)
 
 @command('evaluate', 'test accuracy overall and per class, and the interpretation plots', _evaluate_args)
@@ -406,8 +419,52 @@ def evaluate_cmd(args) -> int:
         confused = f"  most confused with {r['most_confused_with']} ({r['times']})" if r['times'] else ''
         print(f"  {r['class']:<11} {r['accuracy']:.4f}  {r['correct']}/{r['n']}{confused}")
     if args.report:
+        from cifar_fast.report import write_report_page
         written = write_interpretation(interp, args.report)
-        print(f"wrote {', '.join(written)} to {args.report}")
+        results = {'test accuracy': acc, 'correct': int(table.correct.sum()), 'test images': int(table.n.sum())}
+        settings = {'model': args.model, 'data': str(getattr(dl.dataset, 'path', None) or args.data or os.environ.get('CIFAR_FAST_DATA', '')),
+                    'subset': args.subset, 'seed': args.seed, 'test-time augmentation': tta_level(learn.model), 'precision': learn.precision}
+        write_report_page(args.report, f"cifar_fast: {Path(args.model).name}, {acc:.2%} test accuracy", results, settings)
+        print(f"wrote index.html, {', '.join(written)} to {args.report}")
+    return 0
+
+# %% ../nbs/06_cli.ipynb #d5360d91
+def _export_onnx_args(p):
+    p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights)')
+    p.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
+
+@command('export-onnx', 'write a model file as ONNX, for onnxruntime and other runtimes', _export_onnx_args)
+def export_onnx_cmd(args) -> int:
+    "Write the model of an exported learner or a weights file as ONNX, with its classes, normalisation stats and TTA level."
+    from cifar_fast.inference import classifier_from_file, export_onnx, model_kind
+    if model_kind(args.model) == 'onnx': raise DataError(f"{args.model} is already an ONNX model")
+    path = export_onnx(classifier_from_file(args.model), args.out)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
+    return 0
+
+# %% ../nbs/06_cli.ipynb #a32703f1
+def _demo_args(p):
+    p.add_argument('model', help='weights file (export_weights), exported learner (learn.export) or ONNX file')
+    p.add_argument('--port', type=positive_int, default=7860, help='port to listen on (default: 7860)')
+    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for everyone)')
+    p.add_argument('--data', default=None, help='CIFAR-10 folder or archive to take example images from (default: $CIFAR_FAST_DATA, else none)')
+    p.add_argument('--examples', type=int, default=6, help='example images to show, one per class (default: 6)')
+    tta_flag(p)
+
+@command('demo', 'serve a Gradio page that classifies uploaded images', _demo_args)
+def demo_cmd(args) -> int:
+    "Serve a Gradio page where a visitor uploads or pastes an image and sees the model's three most likely classes."
+    from cifar_fast.demo import demo_app, demo_examples, serve_demo
+    from cifar_fast.inference import classifier_from_file, model_kind
+    note = ''
+    if model_kind(args.model) == 'learner':
+        print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
+              "(a .safetensors weights file is the safe choice)", file=sys.stderr)
+        note = 'Loaded from a pickled learner.'
+    clf = classifier_from_file(args.model, tta=_tta(args))
+    app = demo_app(clf, demo_examples(args.data, args.examples) if args.examples > 0 else [], title=f"cifar_fast: {Path(args.model).name}", note=note)
+    print(f"serving {args.model} on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    serve_demo(app, host=args.host, port=args.port)
     return 0
 
 # %% ../nbs/06_cli.ipynb #n009

@@ -1,4 +1,4 @@
-"The fast recipe end to end on real images: it learns, its two exported files score and predict as training did, with TTA."
+"The fast recipe end to end on real images (the `fast_model` fixture, in conftest.py): it learns, its two exported files score and predict as training did, with TTA."
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -11,21 +11,8 @@ from cifar_fast.inference import load_classifier
 from cifar_fast.model import tta_level
 
 CLI = str(Path(sys.executable).parent/'cifar-fast')
-SMALL = ['--recipe', 'fast', '--subset', '100', '--bs', '100', '--epochs', '4', '--widths', '32,64,64', '--seed', '0',
-         '--precision', 'fp32']
-
-
 def run(*args, **kw):
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
-
-
-@pytest.fixture(scope='module')
-def fast_model(real_data, tmp_path_factory):
-    "A small fast-recipe model trained on 1,000 real images, exported both ways, and what training printed."
-    d = tmp_path_factory.mktemp('fast')
-    r = run('train', '--data', real_data, *SMALL, '--out', d/'fast.pkl', '--report', d/'report')
-    assert r.returncode == 0, r.stderr
-    return d, r.stdout
 
 
 def test_learns_well_above_chance(fast_model):
@@ -67,3 +54,33 @@ def test_predict_in_a_fresh_process_with_tta(fast_model, real_data, tmp_path):
         np.testing.assert_allclose([[g['probs'][c] for c in clf.classes] for g in got], [e.probs for e in expected], atol=1e-5)
     no_tta = load_classifier(d/'fast.safetensors', tta=0).predict_batch(images)
     assert not np.allclose([r.probs for r in no_tta], [e.probs for e in expected], atol=1e-4)
+
+
+def test_logs_hold_every_epoch(fast_model):
+    "history.csv (fastai's CSVLogger) and the TensorBoard events (read with TensorBoard's reader) hold the 4 epochs training printed."
+    import pandas as pd
+    from cifar_fast.logs import read_tensorboard
+    d, _ = fast_model
+    m = json.loads((d/'report'/'metrics.json').read_text())
+    csv = pd.read_csv(d/'report'/'history.csv')
+    assert list(csv.epoch) == [0, 1, 2, 3]
+    np.testing.assert_allclose(csv.train_loss, [h['train_loss'] for h in m['history']], rtol=1e-5)
+    tb = read_tensorboard(d/'tb')
+    steps = 4 * 10  # 4 epochs of 1,000 images in batches of 100
+    assert (tb.tag == 'train_loss').sum() == steps and (tb.tag == 'lr_0').sum() == steps
+    tested = tb[tb.tag == 'valid_accuracy']  # the fast recipe tests after the last epoch only
+    assert list(tested.step) == [steps] and round(tested.value.iloc[0], 4) == round(m['final_test_accuracy'], 4)
+
+
+def test_onnx_predicts_as_torch_on_real_images(fast_model, real_data, tmp_path):
+    "`cifar-fast export-onnx`, then the ONNX classifier (onnxruntime) against the PyTorch one, TTA on and off, on real test images."
+    d, _ = fast_model
+    r = run('export-onnx', d/'fast.safetensors', tmp_path/'fast.onnx')
+    assert r.returncode == 0, r.stderr
+    images = cifar_files(real_data, subset=10, seed=3, split='test')
+    for tta in (None, 0):
+        ours, theirs = load_classifier(d/'fast.safetensors', tta=tta), load_classifier(tmp_path/'fast.onnx', tta=tta)
+        assert tta_level(theirs.model) == tta_level(ours.model) == (2 if tta is None else 0)
+        a, b = ours.predict_batch(images), theirs.predict_batch(images)
+        np.testing.assert_allclose([r.probs for r in b], [r.probs for r in a], atol=1e-4)
+        assert [r.label for r in b] == [r.label for r in a]
