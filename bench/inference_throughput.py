@@ -1,7 +1,8 @@
 """Batch inference throughput, side by side in one run, on the same model, images and batch size:
 (a) a plain `model(x)` call on ready, normalised tensors (the limit);
 (b) the safe path, `load_classifier(weights).predict_batch(items)`, from image files and from uint8 arrays;
-(c) the exported learner, `load_exported(pkl).get_preds(dl=learn.dls.test_dl(files))`, fastai's own pipeline.
+(c) the exported learner, `load_exported(pkl).get_preds(dl=learn.dls.test_dl(files))`, fastai's own pipeline;
+(d) ONNX on onnxruntime (`export_onnx`): the session on the same ready tensors, and `load_classifier(onnx).predict_batch(files)`.
 Configurations interleaved over several repeats; medians of images/s; ratios against (a).
 
     python bench/inference_throughput.py --data ../shared/data/cifar10-jpg.tgz [--n 2048] [--bs 256] [--repeats 3]
@@ -14,7 +15,7 @@ import torch
 
 from cifar_fast.augment import cifar_dls
 from cifar_fast.data import cifar_files, image_array
-from cifar_fast.inference import export_weights, load_classifier, load_exported
+from cifar_fast.inference import export_onnx, export_weights, load_classifier, load_exported
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
 
@@ -39,6 +40,7 @@ def main():
     learn = cifar_learner(dls, CustomResNet(), precision='fp32')  # untrained weights: speed does not depend on them
     learn.export(tmp/'model.pkl')
     export_weights(learn, tmp/'model.safetensors')
+    export_onnx(learn, tmp/'model.onnx')
 
     loaded = load_exported(tmp/'model.pkl')  # fp32, contiguous, on the CPU: what load_learner gives
     safe = load_classifier(tmp/'model.safetensors', bs=args.bs)
@@ -47,6 +49,11 @@ def main():
     ready = [(torch.from_numpy(arrays[i:i + args.bs]).permute(0, 3, 1, 2).float() / 255 - mean) / std
              for i in range(0, len(arrays), args.bs)]
     plain_model = safe.model
+    onnx_clf = load_classifier(tmp/'model.onnx', bs=args.bs)
+    session = onnx_clf.model.session
+
+    def onnx_plain():
+        for x in ready: session.run(None, {'image': x.numpy()})
 
     def plain():
         with torch.inference_mode():
@@ -58,14 +65,17 @@ def main():
     configs = {'(a) model(x) on ready tensors': plain,
                '(b) predict_batch, image files': lambda: safe.predict_batch(files),
                '(b) predict_batch, uint8 arrays': lambda: safe.predict_batch(arrays),
-               "(c) exported learner's get_preds": learner_get_preds}
+               "(c) exported learner's get_preds": learner_get_preds,
+               '(d) onnxruntime session on ready tensors': onnx_plain,
+               '(d) ONNX predict_batch, image files': lambda: onnx_clf.predict_batch(files)}
     for fn in configs.values(): fn()  # warm-up
     rates = {k: [] for k in configs}
     for _ in range(args.repeats):
         for k, fn in configs.items(): rates[k].append(timed(fn, len(files)))
     med = {k: statistics.median(v) for k, v in rates.items()}
     base = med['(a) model(x) on ready tensors']
-    print(f"{len(files)} test images, batch {args.bs}, fp32, {torch.get_num_threads()} threads, medians of {args.repeats}")
+    import onnxruntime
+    print(f"{len(files)} test images, batch {args.bs}, fp32, {torch.get_num_threads()} threads, onnxruntime {onnxruntime.__version__}, medians of {args.repeats}")
     print("| configuration | images/s | ratio to (a) |\n|---|---|---|")
     for k, v in med.items(): print(f"| {k} | {v:.1f} | {v / base:.3f} |")
 

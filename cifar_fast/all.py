@@ -12,7 +12,7 @@ with quiet_imports():
     from fastai.vision.all import *
 from . import (core as _core, data as _data, augment as _augment, model as _model, learner as _learner,
                         checkpoint as _checkpoint, distributed as _distributed, logs as _logs, interpret as _interpret,
-                        report as _report, inference as _inference)
+                        report as _report, inference as _inference, demo as _demo)
 from .core import *
 from .data import *
 from .augment import *
@@ -24,7 +24,8 @@ from .logs import *
 from .interpret import *
 from .report import *
 from .inference import *
+from .demo import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = (_core, _data, _augment, _model, _learner, _checkpoint, _distributed, _logs, _interpret, _report, _inference)
+_MODULES = (_core, _data, _augment, _model, _learner, _checkpoint, _distributed, _logs, _interpret, _report, _inference, _demo)
 __all__ = list(dict.fromkeys([n for n in dir(_fastai_vision) if not n.startswith('_')] + [n for m in _MODULES for n in m.__all__]))

@@ -428,7 +428,7 @@ def evaluate_cmd(args) -> int:
         print(f"wrote index.html, {', '.join(written)} to {args.report}")
     return 0
 
-# %% ../nbs/06_cli.ipynb #d5360d91
+# %% ../nbs/06_cli.ipynb #ea0c7886
 def _export_onnx_args(p):
     p.add_argument('model', help='exported learner (learn.export) or weights file (export_weights)')
     p.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
@@ -442,7 +442,7 @@ def export_onnx_cmd(args) -> int:
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
     return 0
 
-# %% ../nbs/06_cli.ipynb #a32703f1
+# %% ../nbs/06_cli.ipynb #875bfca2
 def _demo_args(p):
     p.add_argument('model', help='weights file (export_weights), exported learner (learn.export) or ONNX file')
     p.add_argument('--port', type=positive_int, default=7860, help='port to listen on (default: 7860)')

@@ -10,7 +10,7 @@ from cifar_fast.cli import main
 from cifar_fast.core import RECIPES
 
 CLI = str(Path(sys.executable).parent/'cifar-fast')
-SUBCOMMANDS = ['prepare', 'train', 'lr-find', 'predict', 'evaluate']
+SUBCOMMANDS = ['prepare', 'train', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
 
 
 def run(*args, **kw):

@@ -2,7 +2,10 @@
 import json, os, socket, subprocess, sys
 from pathlib import Path
 
+import pandas as pd
+
 from cifar_fast.cli import main
+from cifar_fast.logs import read_tensorboard
 
 CLI = str(Path(sys.executable).parent/'cifar-fast')
 
@@ -20,7 +23,8 @@ def train_args(data, out):
 
 def test_two_processes(request, fake, tmp_path, capsys):
     data = data_args(request, fake)
-    r = subprocess.run([CLI, *train_args(data, tmp_path/'m.pkl'), '--num-processes', '2'], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([CLI, *train_args(data, tmp_path/'m.pkl'), '--num-processes', '2', '--tensorboard', str(tmp_path/'tb')],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert [l.split()[1] for l in lines if l.startswith('epoch ')] == ['1/2', '2/2'], r.stdout  # rank 0 prints, once
@@ -32,6 +36,12 @@ def test_two_processes(request, fake, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.split()[2] == f"{m['final_test_accuracy']:.4f}" and f"/{m['test_images']})" in out.split()[3], (out, m['final_test_accuracy'])
     assert sorted(p.name for p in (tmp_path/'m.checkpoints').iterdir()) == ['checkpoint-001.pth', 'checkpoint-002.pth']
+    # only rank 0 logs: one event file, one row per epoch in history.csv; training numbers only (tested once, at the end)
+    assert len(list((tmp_path/'tb').glob('events.out.tfevents.*'))) == 1
+    tb = read_tensorboard(tmp_path/'tb')
+    steps = 2 * (m['train_images'] // 2 // 20)  # 2 epochs of each rank's half in batches of 20
+    assert (tb.tag == 'train_loss').sum() == (tb.tag == 'lr_0').sum() == steps and 'valid_loss' not in set(tb.tag), tb.tag.value_counts()
+    assert list(pd.read_csv(tmp_path/'report'/'history.csv').epoch) == [0, 1]
 
 
 def test_two_machines_on_loopback(fake, tmp_path):
