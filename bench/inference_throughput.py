@@ -52,8 +52,10 @@ def main():
     onnx_clf = load_classifier(tmp/'model.onnx', bs=args.bs)
     session = onnx_clf.model.session
 
+    ready_np = [np.ascontiguousarray(x.numpy()) for x in ready]  # the NCHW layout the graph takes, copied once beforehand
+
     def onnx_plain():
-        for x in ready: session.run(None, {'image': x.numpy()})
+        for x in ready_np: session.run(None, {'image': x})
 
     def plain():
         with torch.inference_mode():

@@ -95,6 +95,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'cifar_fast.cli._lr_find_args': ('cli.html#_lr_find_args', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._need_bytes': ('cli.html#_need_bytes', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._one_line_warnings': ('cli.html#_one_line_warnings', 'cifar_fast/cli.py'),
+                                'cifar_fast.cli._pickle_note': ('cli.html#_pickle_note', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._predict_args': ('cli.html#_predict_args', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._prepare_args': ('cli.html#_prepare_args', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._readable': ('cli.html#_readable', 'cifar_fast/cli.py'),
@@ -344,5 +345,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'cifar_fast.model.untta': ('model.html#untta', 'cifar_fast/model.py')},
             'cifar_fast.report': { 'cifar_fast.report._cell': ('report.html#_cell', 'cifar_fast/report.py'),
                                    'cifar_fast.report._frame': ('report.html#_frame', 'cifar_fast/report.py'),
+                                   'cifar_fast.report._number': ('report.html#_number', 'cifar_fast/report.py'),
                                    'cifar_fast.report._table': ('report.html#_table', 'cifar_fast/report.py'),
                                    'cifar_fast.report.write_report_page': ('report.html#write_report_page', 'cifar_fast/report.py')}}}

@@ -345,13 +345,16 @@ def _image_items(paths):
         elif found := sorted(get_image_files(p)): yield from found
         else: raise DataError(f"no image files (by extension, e.g. .png, .jpg) in the folder {p}")
 
+def _pickle_note(path):
+    "Say on stderr that loading the exported learner at `path` runs code from it."
+    print(f"note: {path} is a pickled learner, and loading it runs code from the file: use only files you trust "
+          "(a .safetensors weights file is the safe choice)", file=sys.stderr)
+
 @command('predict', 'predict the classes of image files', _predict_args)
 def predict_cmd(args) -> int:
     "Predict the classes of image files with an exported learner or a .safetensors weights file."
     from cifar_fast.inference import classifier_from_file, model_kind
-    if model_kind(args.model) == 'learner':
-        print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
-              "(a .safetensors weights file is the safe choice)", file=sys.stderr)
+    if model_kind(args.model) == 'learner': _pickle_note(args.model)
     clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=_tta(args))
     n, failed, as_json = 0, 0, []
     for r in clf.predict_iter(_image_items(args.images)):  # --bs images in memory at a time, printed as they are done
@@ -458,8 +461,7 @@ def demo_cmd(args) -> int:
     from cifar_fast.inference import classifier_from_file, model_kind
     note = ''
     if model_kind(args.model) == 'learner':
-        print(f"note: {args.model} is a pickled learner, and loading it runs code from the file: use only files you trust "
-              "(a .safetensors weights file is the safe choice)", file=sys.stderr)
+        _pickle_note(args.model)
         note = 'Loaded from a pickled learner.'
     clf = classifier_from_file(args.model, tta=_tta(args))
     app = demo_app(clf, demo_examples(args.data, args.examples) if args.examples > 0 else [], title=f"cifar_fast: {Path(args.model).name}", note=note)

@@ -24,10 +24,15 @@ table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{border:1px solid #cc
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1rem 0 2rem}img{max-width:100%;border:1px solid #eee}
 .big{font-size:2rem;font-weight:600}"""
 
+def _number(v:float) -> str:
+    "Losses and accuracies to 4 decimals; seconds, rates and other large numbers to 1."
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+
 def _cell(v) -> str:
-    "A value as table text: floats to 4 decimals, nothing for a missing number."
-    if v is None or (isinstance(v, float) and math.isnan(v)): return ''
-    if isinstance(v, float): return f"{v:.4f}"
+    "A value as table text: numbers as `_number` writes them, 'none' for None, nothing for a missing number."
+    if v is None: return 'none'
+    if isinstance(v, float) and math.isnan(v): return ''
+    if isinstance(v, float): return _number(v)
     if isinstance(v, (list, tuple)): return ', '.join(_cell(x) for x in v)
     return str(v)
 
@@ -36,11 +41,11 @@ def _table(d:dict) -> str:
     return f"<table>{rows}</table>"
 
 def _frame(df:pd.DataFrame) -> str:
-    return df.to_html(index=False, na_rep='', float_format=lambda v: f"{v:.4f}", border=0)
+    return df.to_html(index=False, na_rep='', float_format=_number, border=0)
 
 def write_report_page(dest, title:str, results:dict, settings:dict, history:list|None=None) -> Path:
-    "Write `dest`/index.html: `results` and `settings` as tables, the per-epoch `history` (a list of dicts), per_class.csv and the figures found in `dest`."
-    dest = Path(dest)
+    "Write `dest`/index.html: `results` (None values left out) and `settings` as tables, the per-epoch `history` (a list of dicts), per_class.csv and the figures found in `dest`."
+    dest, results = Path(dest), {k: v for k, v in results.items() if v is not None}
     parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Results</h2>", _table(results)]
     if history: parts += ["<h2>Per epoch</h2>", _frame(pd.DataFrame(history))]
     if (dest/'per_class.csv').exists(): parts += ["<h2>Per class</h2>", _frame(pd.read_csv(dest/'per_class.csv', keep_default_na=False))]
