@@ -10,10 +10,15 @@ The port autocasts to bf16 on every CPU. On CPUs without native bf16 (no AVX-512
 about 10x slower than fp32 (BENCHMARKS.md), so by default (`--peer-precision auto`) the port runs with autocast turned
 off there, in fp32, as the fast recipe's `precision='auto'` does; `--peer-precision as-is` runs it untouched.
 
+On a GPU both pick it by themselves: the fast recipe through fastai's default device, and the peer when `--peer` names
+upstream's own `airbench94.py` (which reads `cifar10/train.pt` from its working directory, made here from the same
+archive, and runs in fp16). On CUDA each side first runs once untimed (cuDNN's autotuning, lazy initialisation): ours one
+epoch, the peer its own `main('warmup')`.
+
 `--throughput` instead measures the fast recipe's Learner against a bare forward+backward+step loop of the same net
 on ready tensors (same batch size, precision and memory format): images/s over timed training batches, interleaved.
 
-    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz [--seeds 3] [--epochs N] [--subset N]
+    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz [--seeds 3] [--epochs N] [--subset N] [--peer PATH]
     python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz --throughput [--batches 3] [--repeats 3]
 """
 import argparse, os, re, statistics, subprocess, sys, tarfile, tempfile, time
@@ -23,6 +28,7 @@ import torch
 from cifar_fast.core import quiet_imports
 with quiet_imports():
     from fastai.callback.core import Callback
+    from fastai.learner import AvgSmoothLoss, Recorder
     from fastai.torch_core import set_seed
 from timing import TrainTimer  # bench/timing.py
 
@@ -38,7 +44,7 @@ TENSORS = ROOT.parent/'shared'/'peers'/'cifar_jpg_tensors.py'
 # Runs the port as its own __main__ would, optionally with CPU autocast disabled and fewer epochs; no port code is copied.
 PEER_DRIVER = """
 import runpy, sys, torch
-path, fp32, epochs = sys.argv[1], sys.argv[2] == 'fp32', sys.argv[3]
+path, fp32, epochs, warmup = sys.argv[1], sys.argv[2] == 'fp32', sys.argv[3], sys.argv[4] == 'warmup'
 if fp32:
     _autocast = torch.autocast
     torch.autocast = lambda device_type, *a, **k: _autocast(device_type, *a, **{**k, 'enabled': False})
@@ -46,25 +52,33 @@ ns = runpy.run_path(path, run_name='airbench_peer')
 if epochs != 'all': ns['hyp']['opt']['train_epochs'] = float(epochs)
 sys.argv = [path]
 ns['print_columns'](ns['logging_columns_list'], is_head=True)
+if warmup: ns['main']('warmup')
 ns['main'](0)
 """
+
+
+def sync(device):
+    "Wait for the GPU's queued work, so that the clock reads finished work."
+    if torch.device(device or 'cpu').type == 'cuda': torch.cuda.synchronize()
 
 
 def run_ours(dls, recipe, seed):
     "Accuracy with TTA and seconds from decoded images to that accuracy, for one seed."
     set_seed(seed)
+    sync(dls.device)
     t0 = time.perf_counter()
     learn = cifar_learner(dls, recipe=recipe)
     with learn.no_logging(): learn.fit_recipe()
     return history(learn)['valid_accuracy'][-1], time.perf_counter() - t0
 
 
-def run_peer(data_dir, fp32, epochs):
-    "The port's own tta_val_acc and total_time_seconds, and the whole process's wall time."
+def run_peer(peer, data_dir, fp32, epochs, warmup=False):
+    "The peer's own tta_val_acc and total_time_seconds, and the whole process's wall time."
     env = {**os.environ, 'AIRBENCH_DATA': str(data_dir), 'AIRBENCH_RUNS': '1'}
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, '-c', PEER_DRIVER, str(PEER), 'fp32' if fp32 else 'as-is', str(epochs)],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, '-c', PEER_DRIVER, str(peer), 'fp32' if fp32 else 'as-is', str(epochs),
+                        'warmup' if warmup else 'none'],
+                       capture_output=True, text=True, env=env, cwd=data_dir.parent)  # upstream reads ./cifar10
     wall = time.perf_counter() - t0
     if r.returncode: raise RuntimeError(f"the port failed:\n{r.stderr[-2000:]}")
     last = [l for l in r.stdout.splitlines() if 'eval' in l][-1]
@@ -75,7 +89,7 @@ def run_peer(data_dir, fp32, epochs):
 def summary(name, rows):
     accs, secs = [r[0] for r in rows], [r[1] for r in rows]
     print(f"| {name} | {len(rows)} | {100 * statistics.mean(accs):.2f} | {100 * min(accs):.2f} | {100 * max(accs):.2f} "
-          f"| {statistics.mean(secs):.0f} | {min(secs):.0f} | {max(secs):.0f} |")
+          f"| {statistics.mean(secs):.1f} | {min(secs):.1f} | {max(secs):.1f} |")
     return statistics.mean(secs)
 
 
@@ -83,6 +97,7 @@ def summary(name, rows):
 def throughput(args, recipe):
     "The fast recipe's Learner against a bare loop of the same net, optimiser, precision and batch size."
     n_per_class = (args.batches + 1) * recipe.bs // 10 + 1
+    if n_per_class > 1000: raise SystemExit(f"--batches {args.batches} needs {n_per_class} images per class; the test split has 1000: at most 8")
     dls = cifar_dls(args.data, recipe=recipe, subset=n_per_class, seed=0)
     prec = resolve_precision(recipe.precision, dls.device)
 
@@ -95,11 +110,12 @@ def throughput(args, recipe):
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         n, t0 = 0, None
         for i in range(args.batches + 1):
-            if i == 1: t0 = time.perf_counter()
+            if i == 1: sync(dls.device); t0 = time.perf_counter()
             with precision_autocast(prec, dls.device): out = net(x)
             loss_fn(out.float(), y).backward()
             opt.step(); opt.zero_grad()
             if i >= 1: n += len(x)
+        sync(dls.device)
         return n / (time.perf_counter() - t0)
 
     def learner():
@@ -108,18 +124,44 @@ def throughput(args, recipe):
         learn.dls.valid = dls.valid.new(bs=recipe.bs)
         with learn.no_logging():
             learn.fit(1, 0.1, cbs=[_StopAfter(args.batches + 1)])
+        sync(dls.device)
         return timer.n / (time.perf_counter() - timer.t0) if timer.t0 else float('nan')
 
-    ways = {'(a) bare loop on ready tensors': bare, "(b) the fast recipe's Learner": learner}
+    def learner_nosync():
+        timer = TrainTimer()
+        learn = cifar_learner(dls, recipe=get_recipe(recipe, epochs=1, valid_every=0), cbs=[timer, _NoSyncMetrics()])
+        learn.dls.valid = dls.valid.new(bs=recipe.bs)
+        with learn.no_logging():
+            learn.fit(1, 0.1, cbs=[_StopAfter(args.batches + 1)])
+        sync(dls.device)
+        return timer.n / (time.perf_counter() - timer.t0) if timer.t0 else float('nan')
+
+    ways = {'(a) bare loop on ready tensors': bare, "(b) the fast recipe's Learner": learner,
+            '(c) Learner, no per-batch sync': learner_nosync}
     rates = {w: [] for w in ways}
     for rep in range(args.repeats):
         for w, fn in ways.items():
             rates[w].append(fn())
             print(f"repeat {rep + 1} {w:<32} {rates[w][-1]:7.1f} img/s", flush=True)
-    a, b = (statistics.median(v) for v in rates.values())
+    a, b, c = (statistics.median(v) for v in rates.values())
     print(f"\nbatch {recipe.bs}, {prec}, {args.batches} timed batches after 1 warm-up, {args.repeats} repeats, medians, "
           f"{torch.get_num_threads()} threads")
-    print(f"| (a) bare loop | (b) Learner | (b)/(a) |\n|---|---|---|\n| {a:.1f} img/s | {b:.1f} img/s | {b / a:.3f} |")
+    print(f"| (a) bare loop | (b) Learner | (b)/(a) | (c) Learner, no per-batch sync | (c)/(a) |\n|---|---|---|---|---|\n"
+          f"| {a:.1f} img/s | {b:.1f} img/s | {b / a:.3f} | {c:.1f} img/s | {c / a:.3f} |")
+
+
+class _DeviceSmoothLoss(AvgSmoothLoss):
+    "fastai's smoothed training loss, kept on the loss's device (fastai's copies it to the CPU, a sync, every batch)."
+    def accumulate(self, learn):
+        self.count += 1
+        self.val = torch.lerp(learn.loss.mean().detach().float(), self.val.to(learn.loss.device), self.beta)
+
+
+class _NoSyncMetrics(Callback):
+    "Experiment (c): the Recorder's per-batch work without a GPU->CPU copy: smoothed loss on the device, no train metrics."
+    order = Recorder.order - 1  # before the Recorder resets its smoothed loss
+    def before_fit(self):
+        self.recorder.smooth_loss, self.recorder.train_metrics = _DeviceSmoothLoss(self.recorder.smooth_loss.beta), False
 
 
 class _StopAfter(Callback):
@@ -138,6 +180,7 @@ def main():
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--epochs', default='all', help="'all' (the recipes' own), or fewer, for a quick check of this script")
     p.add_argument('--subset', type=int, default=None, help='images per class and split for ours (the port always uses all)')
+    p.add_argument('--peer', default=str(PEER), help="the peer's script: the CPU port (default) or upstream's airbench94.py on a GPU")
     p.add_argument('--peer-precision', choices=['auto', 'as-is', 'fp32'], default='auto')
     p.add_argument('--throughput', action='store_true')
     p.add_argument('--batches', type=int, default=3)
@@ -151,26 +194,30 @@ def main():
     dls = cifar_dls(args.data, recipe=recipe, subset=args.subset, seed=0)
     dls.train.stacked(); dls.valid.stacked()  # decoded and stacked once, before any timing: "images in memory"
     print(f"decoded {len(dls.train_ds)} + {len(dls.valid_ds)} images in {time.perf_counter() - t0:.0f}s", flush=True)
-    peer = PEER.exists() and args.data is not None and tarfile.is_tarfile(args.data)
+    cuda = torch.device(dls.device or 'cpu').type == 'cuda'
+    print(f"device: {torch.cuda.get_device_name() if cuda else 'CPU'}", flush=True)
+    peer_path = Path(args.peer).resolve()  # the peer runs in its data's folder
+    peer = peer_path.exists() and args.data is not None and tarfile.is_tarfile(args.data)
     if peer:
-        fp32 = args.peer_precision == 'fp32' or (args.peer_precision == 'auto' and not cpu_has_bf16())
-        tensors = Path(tempfile.mkdtemp())/'cifar10'  # the port reads its own tensor files, made from the same archive
+        fp32 = args.peer_precision == 'fp32' or (args.peer_precision == 'auto' and not cuda and not cpu_has_bf16())
+        tensors = Path(tempfile.mkdtemp())/'cifar10'  # the peer reads its own tensor files, made from the same archive
         subprocess.run([sys.executable, str(TENSORS), str(args.data), str(tensors)], check=True, capture_output=True)
-        print(f"peer: {PEER} ({'fp32: CPU autocast off' if fp32 else 'as shipped: bf16 autocast'})", flush=True)
-    else: print(f"peer: {PEER} not found, or --data is not the archive: running the fast recipe alone", flush=True)
+        print(f"peer: {peer_path} ({'fp32: CPU autocast off' if fp32 else 'as shipped'})", flush=True)
+    else: print(f"peer: {peer_path} not found, or --data is not the archive: running the fast recipe alone", flush=True)
+    if cuda: run_ours(dls, get_recipe(recipe, epochs=1), 0)  # warm-up, untimed
 
     ours, theirs = [], []
     for seed in range(args.seeds):
         ours.append(run_ours(dls, recipe, seed))
-        print(f"seed {seed}  fast recipe  tta_acc {ours[-1][0]:.4f}  {ours[-1][1]:.0f}s", flush=True)
+        print(f"seed {seed}  fast recipe  tta_acc {ours[-1][0]:.4f}  {ours[-1][1]:.1f}s", flush=True)
         if peer:
-            theirs.append(run_peer(tensors, fp32, args.epochs))
-            print(f"seed {seed}  airbench94  tta_acc {theirs[-1][0]:.4f}  {theirs[-1][1]:.0f}s (process {theirs[-1][2]:.0f}s)", flush=True)
+            theirs.append(run_peer(peer_path, tensors, fp32, args.epochs, warmup=cuda))
+            print(f"seed {seed}  {peer_path.stem}  tta_acc {theirs[-1][0]:.4f}  {theirs[-1][1]:.1f}s (process {theirs[-1][2]:.0f}s)", flush=True)
     print("\n| program | runs | mean acc % | min | max | mean s | min s | max s |\n|---|---|---|---|---|---|---|---|")
     a = summary('fast recipe (cifar_fast Learner)', ours)
     if peer:
-        b = summary('airbench94 CPU port', theirs)
-        print(f"\ntime ratio, fast recipe / port: {a / b:.3f}")
+        b = summary(f'{peer_path.name} (peer)', theirs)
+        print(f"\ntime ratio, fast recipe / peer: {a / b:.3f}")
 
 
 if __name__ == '__main__':
