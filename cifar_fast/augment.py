@@ -4,8 +4,9 @@
 
 # %% ../nbs/01_augment.ipynb #c002
 from __future__ import annotations
-import random
+import os, random
 
+os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # albumentations would ask PyPI for a newer version at every import
 import albumentations as A
 import cv2
 import numpy as np
