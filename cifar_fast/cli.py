@@ -425,7 +425,7 @@ def evaluate_cmd(args) -> int:
         from cifar_fast.report import write_report_page
         written = write_interpretation(interp, args.report)
         results = {'test accuracy': acc, 'correct': int(table.correct.sum()), 'test images': int(table.n.sum())}
-        settings = {'model': args.model, 'data': str(getattr(dl.dataset, 'path', None) or args.data or os.environ.get('CIFAR_FAST_DATA', '')),
+        settings = {'model': args.model, 'data': str(args.data or os.environ.get('CIFAR_FAST_DATA') or "fastai's download (URLs.CIFAR)"),
                     'subset': args.subset, 'seed': args.seed, 'test-time augmentation': tta_level(learn.model), 'precision': learn.precision}
         write_report_page(args.report, f"cifar_fast: {Path(args.model).name}, {acc:.2%} test accuracy", results, settings)
         print(f"wrote index.html, {', '.join(written)} to {args.report}")
