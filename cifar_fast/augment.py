@@ -16,10 +16,11 @@ from fastcore.meta import delegates
 from matplotlib.figure import Figure
 
 from .core import CIFAR10_MEAN, ERA, get_recipe, quiet_imports
-from .data import CIFAR10_SIZE, cifar_dataloaders, get_cifar10, image_array
+from .data import CIFAR10_SIZE, ImageCache, cifar_dataloaders, get_cifar10, image_array
 with quiet_imports():
     from fastai.data.core import DataLoaders, TfmdDL
-    from fastai.torch_core import retain_type
+    from fastai.data.transforms import ToTensor
+    from fastai.torch_core import TensorImage, retain_type
     from fastai.data.transforms import get_image_files
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform
@@ -126,9 +127,25 @@ class BatchAugDL(TfmdDL):
     def stacked(self) -> tuple:
         "Every item through fastai's item pipeline once, stacked: one tensor per part (images N x 3 x H x W uint8), on the device."
         if self._stack is None:
-            items = [self.do_item(i) for i in range(self.n)]
-            self._stack = tuple(retain_type(torch.stack(list(part)), part[0]).to(self.device or 'cpu') for part in zip(*items))
+            parts = self._stack_from_cache()
+            if parts is None:
+                items = [self.do_item(i) for i in range(self.n)]
+                parts = tuple(retain_type(torch.stack(list(part)), part[0]) for part in zip(*items))
+            self._stack = tuple(part.to(self.device or 'cpu') for part in parts)
         return self._stack
+
+    def _stack_from_cache(self) -> tuple|None:
+        "The same stack without the item pipeline's per-image work, when the images are `cifar_dataloaders`' decoded ones (an `ImageCache`, then `ToTensor`); else `None`."
+        tls = getattr(self.dataset, 'tls', None)
+        if tls is None or len(tls) != 2 or not len(tls[0].items): return None
+        fs = tls[0].tfms.fs
+        if not (fs and isinstance(fs[-1], ImageCache) and all(getattr(f, 'name', None) == 'noop' for f in fs[:-1])): return None
+        if not all(isinstance(f, ToTensor) for f in self.after_item.fs): return None
+        images = fs[-1].images
+        if not all(p in images for p in tls[0].items): return None
+        x = TensorImage(torch.from_numpy(np.stack([images[p] for p in tls[0].items])).permute(0, 3, 1, 2).contiguous())
+        ys = [tls[1][i] for i in range(len(tls[1]))]  # labels through their own pipeline (cheap next to the images')
+        return x, retain_type(torch.stack(ys), ys[0])
 
     def before_iter(self):
         super().before_iter()
