@@ -15,6 +15,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'cifar_fast.augment.BatchAugDL.__getstate__': ( 'augment.html#batchaugdl.__getstate__',
                                                                                     'cifar_fast/augment.py'),
                                     'cifar_fast.augment.BatchAugDL.__init__': ('augment.html#batchaugdl.__init__', 'cifar_fast/augment.py'),
+                                    'cifar_fast.augment.BatchAugDL._stack_from_cache': ( 'augment.html#batchaugdl._stack_from_cache',
+                                                                                         'cifar_fast/augment.py'),
                                     'cifar_fast.augment.BatchAugDL.augment': ('augment.html#batchaugdl.augment', 'cifar_fast/augment.py'),
                                     'cifar_fast.augment.BatchAugDL.augmenting': ( 'augment.html#batchaugdl.augmenting',
                                                                                   'cifar_fast/augment.py'),

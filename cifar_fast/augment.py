@@ -19,9 +19,8 @@ from .core import CIFAR10_MEAN, ERA, get_recipe, quiet_imports
 from .data import CIFAR10_SIZE, ImageCache, cifar_dataloaders, get_cifar10, image_array
 with quiet_imports():
     from fastai.data.core import DataLoaders, TfmdDL
-    from fastai.data.transforms import ToTensor
+    from fastai.data.transforms import ToTensor, get_image_files
     from fastai.torch_core import TensorImage, retain_type
-    from fastai.data.transforms import get_image_files
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform
 
@@ -125,7 +124,7 @@ class BatchAugDL(TfmdDL):
         return getattr(self.dataset, 'split_idx', None) == 0
 
     def stacked(self) -> tuple:
-        "Every item through fastai's item pipeline once, stacked: one tensor per part (images N x 3 x H x W uint8), on the device."
+        "Every item once through fastai's item pipeline (or straight from the decoded images: the same tensors), stacked: one tensor per part (images N x 3 x H x W uint8), on the device."
         if self._stack is None:
             parts = self._stack_from_cache()
             if parts is None:
