@@ -104,6 +104,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'cifar_fast.cli._recipe': ('cli.html#_recipe', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._resume_state': ('cli.html#_resume_state', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._save_lr_find': ('cli.html#_save_lr_find', 'cifar_fast/cli.py'),
+                                'cifar_fast.cli._share_decoded': ('cli.html#_share_decoded', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._train_cmd_args': ('cli.html#_train_cmd_args', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._tta': ('cli.html#_tta', 'cifar_fast/cli.py'),
                                 'cifar_fast.cli._versions': ('cli.html#_versions', 'cifar_fast/cli.py'),

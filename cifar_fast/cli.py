@@ -367,12 +367,19 @@ def predict_cmd(args) -> int:
     return 1 if failed else 0
 
 # %% ../nbs/06_cli.ipynb #c033
-def _readable(files:list, skip_bad:bool) -> list:
-    "`files`, checked by decoding them first: an error naming the first unreadable one, or with `skip_bad` a warning and the rest."
+def _readable(files:list, skip_bad:bool) -> tuple:
+    "`files` decoded into an `ImageCache`, and the readable ones: an error naming the first unreadable one, or with `skip_bad` a warning and the rest."
     from cifar_fast.data import ImageCache, _skipped_warning
     cache = ImageCache(files, skip_bad)
     if cache.skipped: warnings.warn(_skipped_warning(cache.skipped), DataWarning)
-    return [f for f in files if f in cache.images]
+    return [f for f in files if f in cache.images], cache
+
+def _share_decoded(learn, cache):
+    "Hand the images `cache` holds to the exported learner's own `ImageCache`, so that its `test_dl` does not decode them again."
+    from cifar_fast.data import ImageCache
+    for tl in learn.dls.valid_ds.tls:
+        for f in tl.tfms.fs:
+            if isinstance(f, ImageCache): f.images = cache.images
 
 def _eval_learner(args):
     "A `Learner` for the model file, in `args.precision`, and the `DataLoader` of the test images to evaluate it on."
@@ -383,7 +390,8 @@ def _eval_learner(args):
     if model_kind(args.model) == 'learner':
         learn = load_exported(args.model, channels_last=False)
         learn.model = set_tta(learn.model, _tta(args))
-        files = _readable(cifar_files(args.data, args.subset, args.seed, split='test'), args.skip_bad)
+        files, decoded = _readable(cifar_files(args.data, args.subset, args.seed, split='test'), args.skip_bad)
+        _share_decoded(learn, decoded)
         dl = learn.dls.test_dl(files, with_labels=True, bs=args.bs)
         learn.precision, cbs = precision_cbs(args.precision, dl.device)
         learn.add_cbs(cbs)
