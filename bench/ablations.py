@@ -91,12 +91,11 @@ def main():
                     learn.model = set_tta(learn.model, level)
                     with learn.no_bar(): results[key].append(float(learn.validate()[1]))
     ref = statistics.mean(results[chosen[0][0]]) if chosen[0][1] == {} else None
-    head = 'effect of the trick (baseline - this)' if args.variants is None else 'difference (this - baseline)'
+    head, sign = ('effect of the trick (baseline - this)', 1) if args.variants is None else ('difference (this - baseline)', -1)
     print(f"\n| configuration | seeds | mean test acc | min | max | {head} |\n|---|---|---|---|---|---|")
     for name, accs in results.items():
         if not accs: continue
         m = statistics.mean(accs)
-        sign = 1 if args.variants is None else -1
         effect = f"{100 * sign * (ref - m):+.2f}" if ref is not None and name != chosen[0][0] else ''
         print(f"| {name} | {len(accs)} | {100 * m:.2f} | {100 * min(accs):.2f} | {100 * max(accs):.2f} | {effect} |")
 

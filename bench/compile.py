@@ -15,10 +15,7 @@ from cifar_fast.core import get_recipe, precision_autocast, quiet_imports, resol
 with quiet_imports():
     from fastai.torch_core import default_device
 from cifar_fast.model import cifar_model, untta
-
-
-def sync(device):
-    if device.type == 'cuda': torch.cuda.synchronize()
+from timing import sync  # bench/timing.py
 
 
 def measure(recipe, mode, steps, device, compile_mode='default'):

@@ -30,7 +30,7 @@ with quiet_imports():
     from fastai.callback.core import Callback
     from fastai.learner import AvgSmoothLoss, Recorder
     from fastai.torch_core import set_seed
-from timing import TrainTimer  # bench/timing.py
+from timing import TrainTimer, sync  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls
 from cifar_fast.core import cpu_has_bf16, get_recipe, precision_autocast, resolve_precision
@@ -55,11 +55,6 @@ ns['print_columns'](ns['logging_columns_list'], is_head=True)
 if warmup: ns['main']('warmup')
 ns['main'](0)
 """
-
-
-def sync(device):
-    "Wait for the GPU's queued work, so that the clock reads finished work."
-    if torch.device(device or 'cpu').type == 'cuda': torch.cuda.synchronize()
 
 
 def run_ours(dls, recipe, seed):
@@ -118,18 +113,9 @@ def throughput(args, recipe):
         sync(dls.device)
         return n / (time.perf_counter() - t0)
 
-    def learner():
+    def learner(*extra_cbs):
         timer = TrainTimer()
-        learn = cifar_learner(dls, recipe=get_recipe(recipe, epochs=1, valid_every=0), cbs=timer)
-        learn.dls.valid = dls.valid.new(bs=recipe.bs)
-        with learn.no_logging():
-            learn.fit(1, 0.1, cbs=[_StopAfter(args.batches + 1)])
-        sync(dls.device)
-        return timer.n / (time.perf_counter() - timer.t0) if timer.t0 else float('nan')
-
-    def learner_nosync():
-        timer = TrainTimer()
-        learn = cifar_learner(dls, recipe=get_recipe(recipe, epochs=1, valid_every=0), cbs=[timer, _NoSyncMetrics()])
+        learn = cifar_learner(dls, recipe=get_recipe(recipe, epochs=1, valid_every=0), cbs=[timer, *extra_cbs])
         learn.dls.valid = dls.valid.new(bs=recipe.bs)
         with learn.no_logging():
             learn.fit(1, 0.1, cbs=[_StopAfter(args.batches + 1)])
@@ -137,7 +123,7 @@ def throughput(args, recipe):
         return timer.n / (time.perf_counter() - timer.t0) if timer.t0 else float('nan')
 
     ways = {'(a) bare loop on ready tensors': bare, "(b) the fast recipe's Learner": learner,
-            '(c) Learner, no per-batch sync': learner_nosync}
+            '(c) Learner, no per-batch sync': lambda: learner(_NoSyncMetrics())}
     rates = {w: [] for w in ways}
     for rep in range(args.repeats):
         for w, fn in ways.items():
