@@ -22,7 +22,7 @@ with quiet_imports():
     from fastai.torch_core import set_seed
 
 from cifar_fast.augment import cifar_dls
-from cifar_fast.core import get_recipe
+from cifar_fast.recipes import get_recipe
 from cifar_fast.learner import cifar_learner, history
 from cifar_fast.model import set_tta
 

@@ -11,17 +11,18 @@ time saved per epoch.
 import argparse, time
 
 import torch
-from cifar_fast.core import get_recipe, precision_autocast, quiet_imports, resolve_precision
+from cifar_fast.core import precision_autocast, quiet_imports, resolve_precision
+from cifar_fast.recipes import get_recipe
 with quiet_imports():
     from fastai.torch_core import default_device
-from cifar_fast.model import cifar_model, untta
+from cifar_fast.model import cifar_model, unwrap
 from timing import sync  # bench/timing.py
 
 
 def measure(recipe, mode, steps, device, compile_mode='default'):
     "(seconds of the first step, images/s over the next `steps`) for the recipe's net, eager or compiled."
     torch.manual_seed(0)
-    net = untta(cifar_model(recipe)).to(device).train().to(memory_format=torch.channels_last)
+    net = unwrap(cifar_model(recipe)).to(device).train().to(memory_format=torch.channels_last)
     step_net = torch.compile(net, mode=compile_mode) if mode == 'compiled' else net
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
     prec = resolve_precision(recipe.precision, device)

@@ -33,9 +33,11 @@ with quiet_imports():
 from timing import TrainTimer, sync  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls
-from cifar_fast.core import cpu_has_bf16, get_recipe, precision_autocast, resolve_precision
-from cifar_fast.learner import cifar_learner, history, nesterov_sgd, bn_bias_splitter
-from cifar_fast.model import untta
+from cifar_fast.core import cpu_has_bf16, precision_autocast, resolve_precision
+from cifar_fast.recipes import get_recipe
+from cifar_fast.learner import cifar_learner, history
+from cifar_fast.optim import nesterov_sgd, bn_bias_splitter
+from cifar_fast.model import unwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent/'shared'/'peers'/'airbench94_cpu.py'
@@ -98,7 +100,7 @@ def throughput(args, recipe):
 
     def bare():
         learn = cifar_learner(dls, recipe=recipe)  # the same net, whitened, in the same memory format
-        net = untta(learn.model).train().to(memory_format=torch.channels_last)
+        net = unwrap(learn.model).train().to(memory_format=torch.channels_last)
         opt = nesterov_sgd(bn_bias_splitter(net), lr=0.1, mom=recipe.mom, wd=recipe.wd, lr_mults=(recipe.bias_lr_mult, 1.))
         x, y = dls.train.one_batch()
         x, y = x.as_subclass(torch.Tensor).contiguous(memory_format=torch.channels_last), y.as_subclass(torch.Tensor)

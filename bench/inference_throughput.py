@@ -14,8 +14,11 @@ import numpy as np
 import torch
 
 from cifar_fast.augment import cifar_dls
-from cifar_fast.data import cifar_files, image_array
-from cifar_fast.inference import export_onnx, export_weights, load_classifier, load_exported
+from cifar_fast.data import cifar_files
+from cifar_fast.images import image_array
+from cifar_fast.inference import load_classifier
+from cifar_fast.learner import export_weights, load_exported
+from cifar_fast.onnx import export_onnx
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
 
@@ -50,7 +53,7 @@ def main():
              for i in range(0, len(arrays), args.bs)]
     plain_model = safe.model
     onnx_clf = load_classifier(tmp/'model.onnx', bs=args.bs)
-    session = onnx_clf.model.session
+    session = onnx_clf.session
 
     ready_np = [np.ascontiguousarray(x.numpy()) for x in ready]  # the NCHW layout the graph takes, copied once beforehand
 

@@ -13,8 +13,9 @@ from fastai.torch_core import set_seed
 from timing import TrainTimer  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls, era_augs
-from cifar_fast.core import ERA, precision_autocast, resolve_precision
-from cifar_fast.data import image_array
+from cifar_fast.core import precision_autocast, resolve_precision
+from cifar_fast.recipes import ERA
+from cifar_fast.images import image_array
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
 

@@ -1,4 +1,4 @@
-import os, subprocess, sys
+import contextlib, os, socket, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 
 import pytest
@@ -6,6 +6,58 @@ import pytest
 from cifar_fast.data import synthetic_cifar10
 
 REAL_DATA = os.environ.get('CIFAR_FAST_DATA')
+CLI = str(Path(sys.executable).parent/'cifar-fast')  # the console script, as a user runs it
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: trains a model (seconds to a minute each); deselect with -m "not slow"')
+
+
+def run(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
+    "Run `cifar-fast *args` as a user does, in a new process; its output as text."
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def free_port() -> int:
+    "A port nobody listens on now (the caller retries if another process takes it first)."
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, timeout=60, every=0.25, errors=()):
+    "The first true value `what()` returns within `timeout` seconds; `errors` are exceptions that mean 'not yet'."
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if (v := what()): return v
+        except errors: pass
+        time.sleep(every)
+    raise TimeoutError(f"waited {timeout}s for {getattr(what, '__name__', what)}")
+
+
+def _answers(url) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r: return r.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError): return False
+
+
+@contextlib.contextmanager
+def serving(args, attempts=5, **kw):
+    "Run `cifar-fast *args --port PORT` on a free port until it answers (another port if that one was taken meanwhile); yield (process, url); stop it with SIGTERM, its output then in `process.out`, `process.err`."
+    for _ in range(attempts):
+        port = free_port()
+        p = subprocess.Popen([CLI, *map(str, args), '--port', str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+        url = f'http://127.0.0.1:{port}/'
+        wait_for(lambda: p.poll() is not None or _answers(url), timeout=120)
+        if p.poll() is None: break
+        p.out, p.err = p.communicate()
+        if 'port' not in p.err: raise RuntimeError(f"the server stopped: {p.err}")
+    else: raise RuntimeError(f"no free port in {attempts} attempts: {p.err}")
+    try: yield p, url
+    finally:
+        p.terminate()
+        p.out, p.err = p.communicate(timeout=60)
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +79,6 @@ def real_data(tmp_path_factory) -> Path:
     return get_cifar10(REAL_DATA, cache_dir=tmp_path_factory.mktemp('real-cache'))
 
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
 FAST_SMALL = ['--recipe', 'fast', '--subset', '100', '--bs', '100', '--epochs', '4', '--widths', '32,64,64', '--seed', '0',
               '--precision', 'fp32']
 
@@ -36,7 +87,6 @@ FAST_SMALL = ['--recipe', 'fast', '--subset', '100', '--bs', '100', '--epochs', 
 def fast_model(real_data, tmp_path_factory):
     "A small fast-recipe model trained on 1,000 real images by the console script, with a report and TensorBoard logs: (folder, stdout)."
     d = tmp_path_factory.mktemp('fast')
-    r = subprocess.run([CLI, 'train', '--data', str(real_data), *FAST_SMALL, '--out', str(d/'fast.pkl'), '--report', str(d/'report'),
-                        '--tensorboard', str(d/'tb')], capture_output=True, text=True, timeout=600)
+    r = run('train', '--data', real_data, *FAST_SMALL, '--out', d/'fast.pkl', '--report', d/'report', '--tensorboard', d/'tb')
     assert r.returncode == 0, r.stderr
     return d, r.stdout

@@ -3,6 +3,7 @@
 Each row builds its case in a fresh folder and runs `cifar-fast` in this process. An error is one line on stderr, exit
 status 2, naming the file or folder; a case that cifar_fast handles says so in one line (a warning) or not at all."""
 import io, json, shutil, tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-import cifar_fast.inference as inference
+import cifar_fast.classifier as classifier
+from cifar_fast.weights import _digest
 from cifar_fast.cli import main
 
 
@@ -49,11 +51,21 @@ def odd_images(d):
     Image.fromarray(rgb).resize((3000, 2000)).save(d/'train'/'cat'/'0003.png')
 
 
+def huge(tmp, kind) -> Path:
+    "A picture that is huge decoded but small on disk: a 12000x12000 JPEG, a 13000x13000 16-bit grey PNG, or a 9000x9000 colour PNG."
+    if kind == 'jpeg': Image.new('RGB', (12000, 12000), (200, 30, 60)).save(out := tmp/'huge.jpg')
+    elif kind == 'grey16':
+        a = np.zeros((13000, 13000), dtype=np.uint16); a[::2] = 65535
+        Image.fromarray(a).save(out := tmp/'huge16.png')
+    else: Image.new('RGB', (9000, 9000)).save(out := tmp/'huge.png')
+    return out
+
+
 def weights_with(path, out, **changes):
     "A copy of the weights file at `path` whose metadata has `changes`, with a valid checksum (as a newer cifar_fast would write)."
     with safe_open(path, framework='pt') as f: meta, tensors = json.loads(f.metadata()['cifar_fast']), {k: f.get_tensor(k) for k in f.keys()}
     meta = json.dumps({**meta, **changes})
-    save_file(tensors, out, metadata={'cifar_fast': meta, 'sha256': inference._digest(meta, tensors)})
+    save_file(tensors, out, metadata={'cifar_fast': meta, 'sha256': _digest(meta, tensors)})
     return out
 
 
@@ -112,6 +124,14 @@ ROWS = [
      "holds weights for a VGG16 model, which this cifar_fast cannot build (it knows CustomResNet, AirbenchNet)", None),
     ('predict-folder', '`predict` on a folder: every image under it, in name order',
      lambda d, tmp: ['predict', tmp/'w.safetensors', d/'test'/'cat'], 0, None, "{d}/test/cat/0000.png  "),
+    ('predict-huge-jpeg', '`predict` on a 12000x12000 JPEG: decoded at 1/8 scale, predicted (memory bounded, no warning)',
+     lambda d, tmp: ['predict', tmp/'w.safetensors', huge(tmp, 'jpeg')], 0, None, "{tmp}/huge.jpg  "),
+    ('predict-huge-grey16', '`predict` on a 13000x13000 16-bit grey PNG: decoded straight to 8 bits, predicted (no decompression-bomb warning)',
+     lambda d, tmp: ['predict', tmp/'w.safetensors', huge(tmp, 'grey16')], 0, None, "{tmp}/huge16.png  "),
+    ('predict-too-large-png', '`predict` on a colour PNG too large to decode within 256 MB (9000x9000): an error saying so, the rest predicted',
+     lambda d, tmp: ['predict', tmp/'w.safetensors', huge(tmp, 'rgb'), d/'test'/'cat'/'0000.png'], 1,
+     ("cannot read image {tmp}/huge.png: 9000x9000 (PNG RGB) would take 309 MB to decode", "cifar-fast predict: 1 of 2 images could not be read"),
+     "{d}/test/cat/0000.png  "),
     ('predict-some-unreadable', '`predict` with unreadable images among good ones: each named, the rest predicted, exit status 1',
      lambda d, tmp: (damage(d, 'test/cat/0001.png'), ['predict', tmp/'w.safetensors', d/'test'/'cat'/'0001.png', d/'test'/'cat'/'0000.png'])[1], 1,
      ("cifar-fast predict: error: cannot read image {d}/test/cat/0001.png", "cifar-fast predict: 1 of 2 images could not be read"),
@@ -137,7 +157,7 @@ def test_bad_input(tmp_path, fake, weights, capsys, case, what, setup, rc, err, 
     assert 'Traceback' not in e and len(lines) == len(err), e
     for line, want in zip(lines, err): assert fmt(want) in line, (fmt(want), e)
     if out: assert fmt(out) in o, (fmt(out), o)
-    if case == 'archive-cut-short': assert [p.name for p in (tmp_path/'cache').iterdir()] == []  # conftest's private cache
+    if case == 'archive-cut-short': assert [p.name for p in (tmp_path/'cache').iterdir() if p.name != 'decoded'] == []  # conftest's private cache (decoded: the fixture's data)
     if case == 'predict-folder': assert len(o.splitlines()) == 4
 
 
@@ -148,9 +168,9 @@ def test_predict_ten_thousand_files_streams(tmp_path, weights, capsys, monkeypat
     rng = np.random.default_rng(0)
     for i in range(10_000): Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder/f'{i:05d}.png')
     decoded, at_predict = [0], []
-    real_decode, real_probs = inference.image_array, inference.Classifier.probs
-    monkeypatch.setattr(inference, 'image_array', lambda item: (decoded.__setitem__(0, decoded[0] + 1), real_decode(item))[1])
-    monkeypatch.setattr(inference.Classifier, 'probs', lambda self, images: (at_predict.append((decoded[0], len(images))), real_probs(self, images))[1])
+    real_decode, real_probs = classifier.image_array, classifier.Classifier.probs
+    monkeypatch.setattr(classifier, 'image_array', lambda item: (decoded.__setitem__(0, decoded[0] + 1), real_decode(item))[1])
+    monkeypatch.setattr(classifier.Classifier, 'probs', lambda self, images: (at_predict.append((decoded[0], len(images))), real_probs(self, images))[1])
     assert main(['predict', str(weights), str(folder), '--bs', '500']) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 10_000 and lines[0].startswith(f'{folder}/00000.png  ') and lines[-1].startswith(f'{folder}/09999.png  ')

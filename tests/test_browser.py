@@ -1,13 +1,13 @@
 """The demo app and the report page in a real browser: headless Chromium (Debian's chromium and chromium-driver), driven
 by Selenium. Skipped, saying why, where the browser is not installed; `.ci/run` installs it."""
-import io, os, shutil, socket, subprocess, time, urllib.request
+import io, shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CLI
+from conftest import serving, wait_for
 from cifar_fast.data import cifar_files
 from cifar_fast.inference import load_classifier
 
@@ -32,23 +32,6 @@ def browser():
     driver.quit()
 
 
-def _wait(what, timeout=60, every=0.25):
-    "The first true value `what()` returns within `timeout` seconds."
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if (v := what()): return v
-        except Exception: pass
-        time.sleep(every)
-    raise TimeoutError(f"waited {timeout}s for {getattr(what, '__name__', what)}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _errors(browser) -> list:
     "The browser console's errors since the last call."
     return [e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE']
@@ -57,22 +40,18 @@ def _errors(browser) -> list:
 def test_demo_app_in_the_browser(fast_model, real_data, browser, tmp_path):
     "`cifar-fast demo`: upload real test images, read the label from the page, compare with load_classifier; a bad upload is a message."
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import NoSuchElementException
     d, _ = fast_model
-    port = _free_port()
-    app = subprocess.Popen([CLI, 'demo', str(d/'fast.safetensors'), '--port', str(port), '--data', str(real_data)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = f'http://127.0.0.1:{port}/'
-        _wait(lambda: urllib.request.urlopen(url, timeout=5).status == 200, timeout=120)
+    with serving(['demo', d/'fast.safetensors', '--data', real_data]) as (app, url):
         browser.get(url)
-        _wait(lambda: browser.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
         clf = load_classifier(d/'fast.safetensors')
         images = cifar_files(real_data, subset=1, seed=7, split='test')[:3]
         (tmp_path/'notes.png').write_text('this is not an image')
         text = lambda css: browser.find_element(By.CSS_SELECTOR, css).text.strip()
         for path in images[:2] + [tmp_path/'notes.png'] + images[2:]:  # the app goes on serving after the bad upload
             browser.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(str(path))
-            message = _wait(lambda: text('#message'))
+            message = wait_for(lambda: text('#message'), errors=NoSuchElementException)
             if path.name == 'notes.png':
                 assert message.startswith('Cannot classify this file.') and 'notes.png' in message, message
                 assert not browser.find_elements(By.CSS_SELECTOR, '#top [data-testid="label-output-value"]'), 'a stale label is shown'
@@ -81,15 +60,12 @@ def test_demo_app_in_the_browser(fast_model, real_data, browser, tmp_path):
                 assert message.split()[0] == label, (path, message)
                 assert text('#top [data-testid="label-output-value"]') == label
             browser.find_element(By.CSS_SELECTOR, '#image button[aria-label="Remove Image"]').click()
-            _wait(lambda: not text('#message'))  # cleared with the image: the next answer is the next image's
+            wait_for(lambda: not text('#message'), errors=NoSuchElementException)  # cleared with the image: the next answer is the next image's
         assert 'Examples' in browser.find_element(By.TAG_NAME, 'body').text
         assert app.poll() is None, 'the app stopped'
         browser.save_screenshot(str(tmp_path/'demo.png'))
-    finally:
-        app.terminate()
-        out, err = app.communicate(timeout=30)
-    assert 'Traceback' not in err, err
-    assert f'http://127.0.0.1:{port}' in out
+    assert 'Traceback' not in app.err, app.err
+    assert url.rstrip('/') in app.out
 
 
 def test_report_page_in_the_browser(fast_model, browser, tmp_path):
@@ -98,7 +74,7 @@ def test_report_page_in_the_browser(fast_model, browser, tmp_path):
     page = d/'report'/'index.html'
     _errors(browser)  # forget what earlier pages logged
     browser.get(page.as_uri())
-    _wait(lambda: browser.execute_script("return document.readyState") == 'complete')
+    wait_for(lambda: browser.execute_script("return document.readyState") == 'complete')
     images = browser.execute_script("return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
     assert sorted(src for src, _ in images) == sorted(p.name for p in (d/'report').glob('*.png')), images
     assert all(ok for _, ok in images), images

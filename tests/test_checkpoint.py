@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from cifar_fast.cli import main
 from cifar_fast.data import synthetic_cifar10
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
+from conftest import CLI
 
 # Runs `cifar-fast` in this process after sending itself signal SIG at the start of training batch N (counted over the run).
 KILLER = textwrap.dedent('''
@@ -87,7 +87,6 @@ DYING_EXPORT = textwrap.dedent('''
     import io, os, signal, sys
     import torch, safetensors.torch
     from cifar_fast.all import *
-    import cifar_fast.inference
     kind, data, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     learn = cifar_learner(cifar_dls(data, bs=16), CustomResNet(widths=(8, 16, 32, 64)))
     save = learn.export if kind == 'learner' else learn.export_weights
@@ -104,7 +103,7 @@ DYING_EXPORT = textwrap.dedent('''
             os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of writing
         return dying
     torch.save = half_then_die(real_save)
-    cifar_fast.inference.save_file = half_then_die(real_save_file)
+    safetensors.torch.save_file = half_then_die(real_save_file)
     save(out)
 ''')
 

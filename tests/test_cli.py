@@ -1,20 +1,16 @@
 "The console script, run as a user runs it."
-import json, subprocess, sys
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from cifar_fast.cli import main
-from cifar_fast.core import RECIPES
+from cifar_fast.recipes import RECIPES
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
+from conftest import run
 SUBCOMMANDS = ['prepare', 'train', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
 
-
-def run(*args, **kw):
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
 
 
 def test_help_lists_subcommands():
@@ -101,3 +97,22 @@ def test_lr_find_command(fake, tmp_path):
     assert img.shape == (480, 640)
     drawn = (img < 200).mean()
     assert 0.01 < drawn < 0.5, drawn  # axes and a curve: neither blank nor filled
+
+
+def test_relative_paths_land_in_the_working_directory(fake, tmp_path):
+    "train with a relative --report and --out: every file it says it wrote is under the working directory, with the umask's mode; the data folder is untouched."
+    from cifar_fast.core import umask
+    work = tmp_path/'work'
+    work.mkdir()
+    before = sorted(fake.rglob('*'))
+    r = run('train', '--data', fake, '--bs', '16', '--epochs', '1', '--lr-max', '1e-2', '--widths', '8,16,32,64', '--precision', 'fp32',
+            '--report', 'rep', '--out', 'models/m.pkl', '--keep-checkpoints', cwd=work)
+    assert r.returncode == 0, r.stderr
+    said = [l for l in r.stdout.splitlines() if l.startswith('wrote ')][-1]
+    names, folder = said[len('wrote '):].rsplit(' to ', 1)
+    assert folder == 'rep' and set(names.split(', ')) == {p.name for p in (work/'rep').iterdir()}, (said, list((work/'rep').iterdir()))
+    assert 'exported the learner to models/m.pkl and the weights to models/m.safetensors' in r.stdout, r.stdout
+    written = [p for p in work.rglob('*') if p.is_file()]
+    assert {'m.pkl', 'm.safetensors', 'history.csv', 'index.html', 'checkpoint-001.pth'} <= {p.name for p in written}
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask() for p in written), [(p, oct(p.stat().st_mode)) for p in written]
+    assert sorted(fake.rglob('*')) == before  # nothing written beside the data

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from cifar_fast.augment import cifar_dls
-from cifar_fast.core import ERA
+from cifar_fast.recipes import ERA
 from cifar_fast.data import CIFAR10_CLASSES, DataError, cifar_dataloaders, get_cifar10, image_array
 
 
@@ -74,7 +74,7 @@ def test_layout_errors(fake, tmp_path):
     with pytest.raises(DataError, match=r"unexpected \['kitten'\]"): get_cifar10(fake)
     shutil.rmtree(fake/'test')
     with pytest.raises(DataError, match='test/ is missing'): get_cifar10(fake)
-    with pytest.raises(FileNotFoundError, match=str(tmp_path/'nope')): get_cifar10(tmp_path/'nope')
+    with pytest.raises(DataError, match=str(tmp_path/'nope')): get_cifar10(tmp_path/'nope')
 
 
 def test_environment_variable_is_the_default(fake, monkeypatch):

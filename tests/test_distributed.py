@@ -1,13 +1,12 @@
 "Data-parallel training on this CPU: 2 processes with gloo, launched by `cifar-fast train --num-processes 2` and as two machines on loopback."
-import json, os, socket, subprocess, sys
-from pathlib import Path
+import json, os, subprocess, sys
 
 import pandas as pd
 
 from cifar_fast.cli import main
 from cifar_fast.logs import read_tensorboard
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
+from conftest import CLI, free_port
 
 
 def data_args(request, fake):
@@ -23,7 +22,8 @@ def train_args(data, out):
 
 def test_two_processes(request, fake, tmp_path, capsys):
     data = data_args(request, fake)
-    r = subprocess.run([CLI, *train_args(data, tmp_path/'m.pkl'), '--num-processes', '2', '--tensorboard', str(tmp_path/'tb')],
+    r = subprocess.run([CLI, *train_args(data, tmp_path/'m.pkl'), '--num-processes', '2', '--tensorboard', str(tmp_path/'tb'),
+                        '--keep-checkpoints'],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
@@ -46,15 +46,15 @@ def test_two_processes(request, fake, tmp_path, capsys):
 
 def test_two_machines_on_loopback(fake, tmp_path):
     "Two launches, as on two machines (node ranks 0 and 1, main process 127.0.0.1), one process each."
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    launches = [subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--nnodes=2', f'--node-rank={rank}', '--nproc-per-node=1',
-                                  '--master-addr=127.0.0.1', f'--master-port={port}', '-m', 'cifar_fast.cli',
-                                  *train_args(['--data', str(fake)], tmp_path/f'node{rank}'/'m.pkl')],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-                for rank in (0, 1)]
-    done = [(p.wait(timeout=300), *p.communicate()) for p in launches]
+    for attempt in range(3):  # the rendezvous port is free when chosen; if another process takes it first, try another
+        port = free_port()
+        launches = [subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--nnodes=2', f'--node-rank={rank}', '--nproc-per-node=1',
+                                      '--master-addr=127.0.0.1', f'--master-port={port}', '-m', 'cifar_fast.cli',
+                                      *train_args(['--data', str(fake)], tmp_path/f'node{rank}'/'m.pkl')],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+                    for rank in (0, 1)]
+        done = [(p.wait(timeout=300), *p.communicate()) for p in launches]
+        if not any('address already in use' in err.lower() for _, _, err in done): break
     for rank, (rc, out, err) in enumerate(done): assert rc == 0, (rank, err[-3000:])
     assert 'weights identical on all 2 processes' in done[0][1]
     assert (tmp_path/'node0'/'m.safetensors').exists() and not (tmp_path/'node1'/'m.safetensors').exists()  # rank 0 writes

@@ -1,18 +1,13 @@
 "The fast recipe end to end on real images (the `fast_model` fixture, in conftest.py): it learns, its two exported files score and predict as training did, with TTA."
-import json, os, subprocess, sys
-from pathlib import Path
+import json, os
 
 import numpy as np
-import pytest
 
 from cifar_fast.cli import main
 from cifar_fast.data import cifar_files
 from cifar_fast.inference import load_classifier
-from cifar_fast.model import tta_level
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
-def run(*args, **kw):
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
+from conftest import run
 
 
 def test_learns_well_above_chance(fast_model):
@@ -44,7 +39,7 @@ def test_predict_in_a_fresh_process_with_tta(fast_model, real_data, tmp_path):
     images = [str(f) for f in cifar_files(real_data, subset=2, seed=5, split='test')]
     env = {k: v for k, v in os.environ.items() if k != 'CIFAR_FAST_DATA'}
     clf = load_classifier(d/'fast.safetensors')
-    assert tta_level(clf.model) == 2
+    assert clf.tta == 2
     expected = clf.predict_batch(images)
     for model in ('fast.pkl', 'fast.safetensors'):
         r = run('predict', d/model, *images, '--json', cwd=tmp_path, env=env)
@@ -80,7 +75,7 @@ def test_onnx_predicts_as_torch_on_real_images(fast_model, real_data, tmp_path):
     images = cifar_files(real_data, subset=10, seed=3, split='test')
     for tta in (None, 0):
         ours, theirs = load_classifier(d/'fast.safetensors', tta=tta), load_classifier(tmp_path/'fast.onnx', tta=tta)
-        assert tta_level(theirs.model) == tta_level(ours.model) == (2 if tta is None else 0)
+        assert theirs.tta == ours.tta == (2 if tta is None else 0)
         a, b = ours.predict_batch(images), theirs.predict_batch(images)
         np.testing.assert_allclose([r.probs for r in b], [r.probs for r in a], atol=1e-4)
         assert [r.label for r in b] == [r.label for r in a]

@@ -1,5 +1,5 @@
 "Shipping a model: the exported learner and the safe weights file, on real images and in fresh processes."
-import json, os, subprocess, sys
+import json, os, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from cifar_fast.inference import classifier_from_file, export_weights, load_clas
 from cifar_fast.learner import cifar_learner
 from cifar_fast.model import CustomResNet
 
-CLI = str(Path(sys.executable).parent/'cifar-fast')
+from conftest import CLI
 
 
 def _train_and_export(source, dest:Path, subset=None, bs=16):
@@ -114,3 +114,52 @@ def test_loading_failures_are_clear(real_models, tmp_path):
     (tmp_path/'cut.pkl').write_bytes((real_models/'model.pkl').read_bytes()[:-1000])
     for name, message in (('cut.safetensors', 'truncated'), ('cut.pkl', 'is not an exported learner')):
         with pytest.raises(ValueError, match=message): classifier_from_file(tmp_path/name)
+
+
+@pytest.fixture(scope='module')
+def shipped(tmp_path_factory):
+    "A small fast-recipe model on synthetic data, as a weights file and an ONNX file, and one test image."
+    from cifar_fast.data import synthetic_cifar10
+    from cifar_fast.onnx import export_onnx
+    from cifar_fast.recipes import get_recipe
+    d = tmp_path_factory.mktemp('shipped')
+    r = get_recipe('fast', bs=40, epochs=1, widths=(8, 16, 16), precision='fp32')
+    learn = cifar_learner(cifar_dls(synthetic_cifar10(d/'fake', n_train=4, n_test=1), recipe=r, seed=0), recipe=r)
+    learn.export_weights(d/'m.safetensors')
+    export_onnx(learn, d/'m.onnx')
+    return d, next((d/'fake'/'test').rglob('*.png'))
+
+
+PREDICT_IN_CHILD = """import sys
+if sys.argv[1] == 'no-torch': sys.modules['torch'] = None  # importing torch fails, as on a server without it
+from cifar_fast.cli import main
+rc = main(['predict', *sys.argv[2:]])
+print('modules', *sorted(m for m in ('torch', 'fastai') if sys.modules.get(m) is not None))
+print('peak_mb', next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024)  # this program's own peak (ru_maxrss would count the forking parent's)
+sys.exit(rc)
+"""
+
+
+def _timed(*args) -> tuple:
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+    return time.perf_counter() - t, r
+
+
+def test_predict_imports_only_what_the_file_needs(shipped):
+    "One image, whole process: ONNX without torch (importing it fails) within 2 s and 300 MB; weights within torch's import time + 2 s, no fastai."
+    d, image = shipped
+    want = load_classifier(d/'m.safetensors').predict(image).label
+    torch_s = min(_timed('-c', 'import torch')[0] for _ in range(2))
+    onnx_s, r = min((_timed('-c', PREDICT_IN_CHILD, 'no-torch', str(d/'m.onnx'), str(image)) for _ in range(2)), key=lambda x: x[0])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].split()[:2] == [str(image), want] and out[1] == 'modules', out
+    peak = float(out[2].split()[1])
+    weights_s, r = min((_timed('-c', PREDICT_IN_CHILD, 'torch', str(d/'m.safetensors'), str(image)) for _ in range(2)), key=lambda x: x[0])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].split()[:2] == [str(image), want] and out[1] == 'modules torch', out
+    print(f"onnx {onnx_s:.2f}s {peak:.0f} MB; weights {weights_s:.2f}s; import torch {torch_s:.2f}s")
+    assert onnx_s < 2 and peak < 300, (onnx_s, peak)
+    assert weights_s < torch_s + 2, (weights_s, torch_s)
