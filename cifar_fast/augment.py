@@ -117,13 +117,13 @@ class BatchAugDL(TfmdDL):
     def __init__(self, dataset=None, pad:int=0, p_flip:float=0., p_cutout:float=0., hole:int=8, **kwargs):
         super().__init__(dataset, **kwargs)
         store_attr('pad,p_flip,p_cutout,hole')
-        self._stack, self._flipped, self.epoch = None, None, 0
+        self._stack, self._plain, self._flipped, self.epoch = None, None, None, 0
 
     def new(self, dataset=None, cls=None, **kwargs):
         aug = {'pad': self.pad, 'p_flip': self.p_flip, 'p_cutout': self.p_cutout, 'hole': self.hole}
         return super().new(dataset, cls, **{**aug, **kwargs})
 
-    def __getstate__(self): return {**self.__dict__, '_stack': None, '_flipped': None}  # never pickle the data set
+    def __getstate__(self): return {**self.__dict__, '_stack': None, '_plain': None, '_flipped': None}  # never pickle the data set
 
     @property
     def augmenting(self) -> bool:
@@ -138,6 +138,7 @@ class BatchAugDL(TfmdDL):
                 items = [self.do_item(i) for i in range(self.n)]
                 parts = tuple(retain_type(torch.stack(list(part)), part[0]) for part in zip(*items))
             self._stack = tuple(part.to(self.device or 'cpu') for part in parts)
+            self._plain = tuple(part.as_subclass(torch.Tensor) for part in self._stack)  # indexed and augmented without fastai's per-op type dispatch
         return self._stack
 
     def _stack_from_cache(self) -> tuple|None:
@@ -157,13 +158,15 @@ class BatchAugDL(TfmdDL):
         self._gen = torch.Generator(device=self.device or 'cpu').manual_seed(self.rng.randint(0, 2**31 - 1))
 
     def create_batches(self, samps):
-        data = self.stacked()
+        typed = self.stacked()
+        data = self._plain
         idxs = torch.tensor(list(samps), dtype=torch.long, device=data[0].device)
         stop = len(idxs) - len(idxs) % self.bs if self.drop_last else len(idxs)
         for i in range(0, stop, self.bs):
             b = idxs[i:i + self.bs]
             x, *rest = (t[b] for t in data)
-            yield (self.augment(x, b) if self.augmenting else x, *rest)
+            if self.augmenting: x = self.augment(x, b)
+            yield tuple(retain_type(part, kind) for part, kind in zip((x, *rest), typed))  # fastai's types, for its batch transforms
 
     def augment(self, x:torch.Tensor, idxs:torch.Tensor) -> torch.Tensor:
         "The training batch `x` of the images at `idxs`, flipped (alternating per epoch), translated and cut out."

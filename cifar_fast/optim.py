@@ -12,7 +12,7 @@ with quiet_imports():
     from fastai.optimizer import Adam, Optimizer
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'nesterov_step', 'scaled_l2', 'nesterov_sgd', 'bn_bias_splitter']
+__all__ = ['OPTIMIZERS', 'nesterov_step', 'scaled_l2', 'NesterovSGD', 'nesterov_sgd', 'bn_bias_splitter']
 
 # %% ../nbs/07_optim.ipynb #n004
 def nesterov_step(p, lr, mom, lr_mult=1., grad_avg=None, **kwargs):
@@ -27,11 +27,41 @@ def scaled_l2(p, lr, wd, lr_mult=1., do_wd=True, **kwargs):
     "L2 regularisation, `wd/lr_mult` times `p` added to the gradient: the decay per step is the same whatever the group's `lr_mult`."
     if do_wd and wd != 0: p.grad.data.add_(p.data, alpha=wd / lr_mult)
 
-def nesterov_sgd(params, lr:float, mom:float=0.9, wd:float=0., lr_mults=None) -> Optimizer:
+class NesterovSGD(Optimizer):
+    "fastai's `Optimizer` with the steppers `scaled_l2` then `nesterov_step` (its hypers, state and `state_dict` are theirs), stepped with `torch._foreach_*` ops: a few ops per parameter group, not per parameter."
+    def __init__(self, params, lr:float, mom:float=0.9, wd:float=0., lr_mults=None):
+        super().__init__(params, [scaled_l2, nesterov_step], lr=lr, mom=mom, wd=wd)
+        self.set_hyper('lr_mult', list(lr_mults) if lr_mults is not None else 1.)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("fastai optimizers do not support closures")
+        for pg, hyper in zip(self.param_lists, self.hypers):
+            ps = [p for p in pg if p.grad is not None]  # WhitenBias drops a gradient: that parameter and its momentum stay
+            if not ps: continue
+            lr, mom, wd, mult = hyper['lr'], hyper['mom'], hyper['wd'], hyper.get('lr_mult', 1.)
+            states = [self.state[p] for p in ps]
+            if wd != 0:
+                decayed = [(p.grad, p) for p, s in zip(ps, states) if s.get('do_wd', True)]
+                if decayed: torch._foreach_add_(*map(list, zip(*decayed)), alpha=wd / mult)
+            grads = [p.grad for p in ps]
+            old = [(s['grad_avg'], g) for s, g in zip(states, grads) if 'grad_avg' in s]
+            if old:
+                bufs, gs = map(list, zip(*old))
+                torch._foreach_mul_(bufs, mom)
+                torch._foreach_add_(bufs, gs)
+            for s, g in zip(states, grads):
+                if 'grad_avg' not in s: s['grad_avg'] = g.clone()
+            torch._foreach_add_(ps, torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom), alpha=-lr * mult)
+
+    @torch.no_grad()
+    def zero_grad(self):
+        grads = [p.grad for pg in self.param_lists for p in pg if p.grad is not None]
+        if grads: torch._foreach_zero_(grads)
+
+def nesterov_sgd(params, lr:float, mom:float=0.9, wd:float=0., lr_mults=None) -> NesterovSGD:
     "A fastai `Optimizer`: Nesterov SGD with L2 weight decay; `lr_mults` gives each parameter group a fixed learning-rate multiplier."
-    opt = Optimizer(params, [scaled_l2, nesterov_step], lr=lr, mom=mom, wd=wd)
-    opt.set_hyper('lr_mult', list(lr_mults) if lr_mults is not None else 1.)
-    return opt
+    return NesterovSGD(params, lr, mom=mom, wd=wd, lr_mults=lr_mults)
 
 def bn_bias_splitter(model:nn.Module) -> list:
     "Two parameter groups: the trainable BatchNorm parameters, then every other trainable parameter."
