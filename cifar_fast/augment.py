@@ -5,10 +5,9 @@
 # %% ../nbs/04_augment.ipynb #c002
 from __future__ import annotations
 import os, random
+from pathlib import Path
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # albumentations would ask PyPI for a newer version at every import
-import albumentations as A
-import cv2
 import numpy as np
 import torch
 from fastcore.basics import store_attr
@@ -21,8 +20,8 @@ from .images import CIFAR10_SIZE, image_array, reflect_index
 from .data import cifar_dataloaders, decoded_cache, get_cifar10
 with quiet_imports():
     from fastai.data.core import DataLoaders, TfmdDL
-    from fastai.data.transforms import ToTensor, get_image_files
-    from fastai.torch_core import TensorImage, retain_type
+    from fastai.data.transforms import Categorize, ToTensor, get_image_files
+    from fastai.torch_core import TensorCategory, TensorImage, retain_type
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform
 
@@ -61,6 +60,7 @@ CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_MEAN)
 def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cutout:float=ERA.p_cutout,
              hole:int=ERA.hole) -> A.Compose:
     "The reference augmentation: reflect-pad by `pad`, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
+    import albumentations as A, cv2  # here, not at the top: the fast recipe never needs them (half a second of start-up)
     size = CIFAR10_SIZE
     return A.Compose([
         A.PadIfNeeded(min_height=size + 2 * pad, min_width=size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
@@ -74,6 +74,7 @@ def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cut
 def albumentations_tfms(augs='era', seed:int|None=None, recipe='era') -> list:
     "Item transforms for `augs`: `'era'` (`era_augs` with `recipe`'s numbers), `None` (no augmentation) or an `albumentations.Compose`."
     if augs is None: return []
+    import albumentations as A
     if isinstance(augs, str):
         if augs != 'era': raise BadValue(f"unknown augmentation recipe {augs!r}: use 'era', 'batch', None or an albumentations.Compose")
         r = get_recipe(recipe)
@@ -149,7 +150,11 @@ class BatchAugDL(TfmdDL):
         images = cache.images
         if not all(p in images for p in tls[0].items): return None
         x = TensorImage(torch.from_numpy(np.stack([images[p] for p in tls[0].items])).permute(0, 3, 1, 2).contiguous())
-        ys = [tls[1][i] for i in range(len(tls[1]))]  # labels through their own pipeline (cheap next to the images')
+        fs = tls[1].tfms.fs
+        if len(fs) == 2 and getattr(fs[0], 'name', None) == 'parent_label' and isinstance(fs[1], Categorize):  # cifar_dataloaders' labels
+            o2i = fs[1].vocab.o2i
+            return x, TensorCategory(torch.tensor([o2i[Path(p).parts[-2]] for p in tls[1].items]))
+        ys = [tls[1][i] for i in range(len(tls[1]))]  # any other labels through their own pipeline
         return x, retain_type(torch.stack(ys), ys[0])
 
     def before_iter(self):

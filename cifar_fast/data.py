@@ -14,11 +14,11 @@ from PIL import Image
 
 from .core import DataError, DataWarning, atomic_write, quiet_imports
 from .recipes import ERA
-from .images import CIFAR10_SIZE, image_array
+from .images import CIFAR10_SIZE, image_array, image_files
 with quiet_imports():
     from fastai.data.block import CategoryBlock, DataBlock, TransformBlock
     from fastai.data.core import DataLoaders
-    from fastai.data.transforms import GrandparentSplitter, IntToFloatTensor, Normalize, get_image_files, parent_label
+    from fastai.data.transforms import IntToFloatTensor, Normalize, get_image_files, parent_label
     from fastai.vision.core import PILImage
     from fasttransform import Transform
 try: import simplejpeg  # libjpeg-turbo, without Pillow's per-image overhead
@@ -97,8 +97,12 @@ def _extract(archive:Path, cache_dir=None) -> Path:
     try:
         try:
             with tarfile.open(archive) as tar:
-                members = _checked_members(tar, archive)
-                tar.extractall(tmp, members=members, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+                for m in _checked_members(tar, archive):  # every member checked before any is written
+                    target = tmp/m.name
+                    if m.isdir(): target.mkdir(parents=True, exist_ok=True)
+                    else:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(tar.extractfile(m).read())  # plain files only: no modes, owners or times from the archive
         except (tarfile.TarError, EOFError, OSError) as e:
             raise DataError(f"cannot extract {archive}: the archive is truncated or corrupt ({e})") from e
         try: tmp.rename(dest)
@@ -125,12 +129,11 @@ def get_cifar10(source=None, cache_dir=None) -> Path:
 def _select_files(path:Path, subset:int|None=None, seed:int|None=None, split:str|None=None) -> list:
     "Image files of both splits or only `split`, sorted; with `subset`, `subset` per class and split, drawn reproducibly from `seed`."
     if split not in (None, 'train', 'test'): raise DataError(f"split must be 'train', 'test' or None (both), got {split!r}")
-    files = sorted(get_image_files(path, folders=['train', 'test'] if split is None else [split]))
-    groups = defaultdict(list)
-    for f in files: groups[(f.parent.parent.name, f.parent.name)].append(f)
-    empty = [f'{s}/{c}' for s in (['train', 'test'] if split is None else [split]) for c in CIFAR10_CLASSES if not groups[(s, c)]]
+    splits = ['test', 'train'] if split is None else [split]  # the order the paths sort in
+    groups = {(s, c): image_files(path/s/c) for s in splits for c in CIFAR10_CLASSES}  # class folders, already checked by get_cifar10
+    empty = [f'{s}/{c}' for s in sorted(splits, reverse=True) for c in CIFAR10_CLASSES if not groups[(s, c)]]
     if empty: raise DataError(f"no images (files Pillow reads by their extension, e.g. .png, .jpg) in {path}/{', '.join(empty)}")
-    if subset is None: return files
+    if subset is None: return [f for group in groups.values() for f in group]
     if subset < 1: raise DataError(f"subset must be a positive number of images per class, got {subset}")
     rng, chosen = random.Random(seed), []
     for (split, cls), group in sorted(groups.items()):
@@ -176,12 +179,17 @@ def decode_images(files:list, workers:int|None=None) -> tuple:
 # %% ../nbs/03_data.ipynb #c023
 DECODED_FORMAT = 1
 
+def _rel(root:Path, files:list) -> list:
+    "The paths of `files` relative to `root`, as strings (without pathlib's per-path cost: 60,000 files)."
+    n = len(str(root)) + 1
+    return [str(f)[n:] for f in files]
+
 def _fingerprint(root:Path, files:list) -> str:
     "A digest of the name, size and modification time of every file: what the decoded images are valid for."
     h = hashlib.sha1()
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for f, rel in zip(files, _rel(root, files)):
+        st = os.stat(f)
+        h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 def _decoded_dir(root:Path, cache_dir=None) -> Path:
@@ -202,8 +210,8 @@ def _load_decoded(folder:Path, fingerprint:str) -> tuple|None:
 
 def _index(root:Path, files:list, errors:list, fingerprint:str) -> dict:
     "What `images.npy` holds: the files in order (relative to `root`) and the unreadable ones with their errors."
-    return {'format': DECODED_FORMAT, 'root': str(root), 'fingerprint': fingerprint, 'files': [str(f.relative_to(root)) for f in files],
-            'errors': {str(files[i].relative_to(root)): e for i, e in errors}}
+    rel = _rel(root, files)
+    return {'format': DECODED_FORMAT, 'root': str(root), 'fingerprint': fingerprint, 'files': rel, 'errors': {rel[i]: e for i, e in errors}}
 
 def _save_decoded(folder:Path, arr:np.ndarray, index:dict):
     "Keep `arr` and its `index` in `folder`, whole or not at all; a failure to write is a warning, not an error (it only costs the next run time)."
@@ -219,10 +227,10 @@ def _save_decoded(folder:Path, arr:np.ndarray, index:dict):
     finally:
         if tmp is not None and tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
-def decoded_images(root, files:list, cache_dir=None) -> tuple:
-    "{file: 32x32x3 uint8 array} for `files` under CIFAR-10 folder `root`, and [(file, error)] for the unreadable ones: from the images kept on disk when they are current, else decoded (and kept, when `files` are all of `root`'s)."
+def decoded_images(root, files:list, cache_dir=None, every:list|None=None) -> tuple:
+    "{file: 32x32x3 uint8 array} for `files` under CIFAR-10 folder `root`, and [(file, error)] for the unreadable ones: from the images kept on disk when they are current, else decoded (and kept, when `files` are all of `root`'s, `every`, listed if not given)."
     root, files = Path(root), list(files)
-    every = _select_files(root)
+    every = _select_files(root) if every is None else every
     fingerprint, folder = _fingerprint(root, every), _decoded_dir(root, cache_dir)
     kept = _load_decoded(folder, fingerprint)
     if kept is None and set(files) == set(every):
@@ -234,7 +242,7 @@ def decoded_images(root, files:list, cache_dir=None) -> tuple:
         kept = arr, _index(root, files, errors, fingerprint)
     arr, index = kept
     pos = {name: i for i, name in enumerate(index['files'])}
-    rel = [str(f.relative_to(root)) for f in files]
+    rel = _rel(root, files)
     errors = index['errors']
     return ({f: arr[pos[r]] for f, r in zip(files, rel) if r not in errors}, [(f, errors[r]) for f, r in zip(files, rel) if r in errors])
 
@@ -267,8 +275,13 @@ def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=
     n_train = sum(f.parent.parent.name == 'train' for f in files)
     if bs > n_train:  # fastai drops the last partial training batch: there would be no batch at all
         raise DataError(f"batch size {bs} is larger than the training set ({n_train} images): lower bs or raise subset")
-    return _dataloaders(path, files, GrandparentSplitter(train_name='train', valid_name='test'), bs, item_tfms,
-                        num_workers, seed, device, stats, dl_type, skip_bad, **dl_kwargs)
+    return _dataloaders(path, files, _by_split, bs, item_tfms, num_workers, seed, device, stats, dl_type, skip_bad,
+                        every=files if subset is None else None, **dl_kwargs)
+
+def _by_split(items) -> tuple:
+    "fastai's `GrandparentSplitter('train', 'test')`, from the paths' parts (pathlib's `parent` costs seconds for 60,000 files)."
+    split = [Path(o).parts[-3] for o in items]
+    return [i for i, s in enumerate(split) if s == 'train'], [i for i, s in enumerate(split) if s == 'test']
 
 def decoded_cache(dataset) -> ImageCache|None:
     "The `ImageCache` that makes the images of `dataset` (a fastai `Datasets`) when it is their pipeline's only transform, as in `cifar_dataloaders`; else None."
@@ -277,9 +290,9 @@ def decoded_cache(dataset) -> ImageCache|None:
     if fs and isinstance(fs[-1], ImageCache) and all(getattr(f, 'name', None) == 'noop' for f in fs[:-1]): return fs[-1]
     return None
 
-def image_cache(root, files:list, skip_bad:bool=False) -> ImageCache:
-    "An `ImageCache` of `files` under CIFAR-10 folder `root`, from `decoded_images`: an unreadable file stops with a `DataError` naming it, or with `skip_bad` is left out, with one `DataWarning` that counts them."
-    images, skipped = decoded_images(root, files)
+def image_cache(root, files:list, skip_bad:bool=False, every:list|None=None) -> ImageCache:
+    "An `ImageCache` of `files` under CIFAR-10 folder `root` (all of whose files are `every`, listed if not given), from `decoded_images`: an unreadable file stops with a `DataError` naming it, or with `skip_bad` is left out, with one `DataWarning` that counts them."
+    images, skipped = decoded_images(root, files, every=every)
     cache = ImageCache(images=images, skipped=skipped, skip_bad=skip_bad)
     if skipped:
         (_, why), n = skipped[0], len(skipped)
@@ -287,9 +300,9 @@ def image_cache(root, files:list, skip_bad:bool=False) -> ImageCache:
     return cache
 
 def _dataloaders(path, files, splitter, bs, item_tfms=None, num_workers=None, seed=None, device=None, stats=ERA.stats,
-                 dl_type=None, skip_bad=False, **dl_kwargs):
+                 dl_type=None, skip_bad=False, every=None, **dl_kwargs):
     "fastai `DataLoaders` over `files`, decoded once (unreadable ones left out with `skip_bad`), labelled by their folder, split by `splitter`, normalised with `stats`."
-    cache = image_cache(path, files, skip_bad)
+    cache = image_cache(path, files, skip_bad, every)
     files = [f for f in files if f in cache.images]
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=cache, batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(CIFAR10_CLASSES))),

@@ -98,12 +98,12 @@ def image_array(item) -> np.ndarray:
 IMAGE_EXTENSIONS = frozenset(k for k, v in mimetypes.types_map.items() if v.startswith('image/'))
 
 def image_files(folder) -> list:
-    "The image files (by extension) under `folder`, recursively, sorted; hidden files and folders left out."
+    "The image files (by extension) under `folder`, recursively, sorted as paths sort; hidden files and folders left out."
     found = []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith('.')]
-        found += [Path(root)/f for f in files if not f.startswith('.') and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
-    return sorted(found)
+        found += [os.path.join(root, f) for f in files if not f.startswith('.') and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+    return [Path(f) for f in sorted(found, key=lambda f: f.split(os.sep))]  # sorting strings: 10x faster than sorting Paths
 
 def describe(item) -> str:
     "A short name for an input in messages and results: the path, or what kind of image it is."

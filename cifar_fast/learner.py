@@ -148,8 +148,9 @@ class ValidEvery(Callback):
 def whitening_images(dls, n:int=5000) -> torch.Tensor:
     "`n` training images of `dls` spread over the training set, through the item pipeline and normalised, as one batch."
     dl = dls.train
-    idxs = range(0, dl.n, max(1, dl.n // n))[:n]
-    x = TensorImage(torch.stack([dl.do_item(i)[0] for i in idxs]))
+    idxs = list(range(0, dl.n, max(1, dl.n // n))[:n])
+    if hasattr(dl, 'stacked'): x = dl.stacked()[0][idxs]  # BatchAugDL's stack: the same images, already made
+    else: x = TensorImage(torch.stack([dl.do_item(i)[0] for i in idxs]))
     return dl.after_batch((x.to(dls.device or 'cpu'),))[0]
 
 def _recipe_cbs(r) -> list:

@@ -56,11 +56,12 @@ def test_truncated_archive(fake, tmp_path):
 def test_interrupted_extraction_leaves_nothing_that_looks_complete(fake, tmp_path, monkeypatch):
     arc = tmp_path/'c.tgz'
     with tarfile.open(arc, 'w:gz') as t: t.add(fake, arcname='cifar10')
-    real_extractall = tarfile.TarFile.extractall
-    def interrupted(self, path, members=None, **kwargs):  # writes some files, then the user presses Ctrl-C
-        real_extractall(self, path, members=list(members)[:20], **kwargs)
-        raise KeyboardInterrupt
-    monkeypatch.setattr(tarfile.TarFile, 'extractall', interrupted)
+    real_extractfile, seen = tarfile.TarFile.extractfile, []
+    def interrupted(self, member):  # some files written, then the user presses Ctrl-C
+        seen.append(member)
+        if len(seen) > 20: raise KeyboardInterrupt
+        return real_extractfile(self, member)
+    monkeypatch.setattr(tarfile.TarFile, 'extractfile', interrupted)
     with pytest.raises(KeyboardInterrupt): get_cifar10(arc)
     assert not any((tmp_path/'cache').iterdir())
     monkeypatch.undo()
