@@ -143,6 +143,8 @@ def run_fingerprint(learn, **extra) -> dict:
             'model': f"{type(model).__name__} of {sum(p.numel() for p in model.parameters()):,} parameters",
             'data': f"{len(dls.train_ds)} training images in {len(dls.vocab)} classes (files {digest})", **extra}
 
+_NOT_RESULTS = ('cuda_graphs',)  # recipe fields that change how fast a run goes, not what it computes
+
 def resume_differences(saved:dict, now:dict) -> list:
     "Phrases saying how the run `now` differs from the run `saved` (keys of `now` only); empty when it may resume."
     out = []
@@ -150,7 +152,8 @@ def resume_differences(saved:dict, now:dict) -> list:
         a = saved.get(k)
         if k == 'recipe' and isinstance(a, dict) and isinstance(b, dict):
             out += [f"recipe {f} {a.get(f)!r}, not {v!r}" for f, v in b.items()
-                    if a.get(f) != v and not (f == 'lr_max' and v is None)]  # lr_max None: lr_find's, the checkpoint's
+                    if a.get(f) != v and not (f == 'lr_max' and v is None)  # lr_max None: lr_find's, the checkpoint's
+                    and f not in _NOT_RESULTS]
         elif a != b: out.append(f"{k} {a}, not {b}")
     return out
 
@@ -196,9 +199,17 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, where:str): super().__init__(where); self.where = where
 
 class StopOnNaN(Callback):
-    "Raise `TrainingDiverged`, naming the epoch and batch, when the training loss is NaN or infinite (before its backward pass)."
+    "Raise `TrainingDiverged` when the training loss is NaN or infinite: on the CPU before its backward pass, naming the epoch and batch; on a GPU at the end of the epoch (a check per batch would make the host wait for the GPU at every step)."
     order = 5
+    graph_safe = True
+    def before_fit(self): self.bad = None
     def after_loss(self):
         if not self.training or hasattr(self.learn, 'lr_finder'): return
-        if not torch.isfinite(self.loss).all():
+        if self.loss.is_cuda:  # noted on the device, read at the epoch's end
+            finite = torch.isfinite(self.loss.detach()).all()
+            if self.bad is None: self.bad = torch.zeros((), dtype=torch.bool, device=self.loss.device)
+            self.bad |= ~finite
+        elif not torch.isfinite(self.loss).all():
             raise TrainingDiverged(f"the training loss became {self.loss.detach().mean().item()} in epoch {self.epoch + 1}, batch {self.iter + 1}")
+    def after_train(self):
+        if self.bad is not None and bool(self.bad): raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {self.epoch + 1}")

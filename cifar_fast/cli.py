@@ -110,7 +110,7 @@ def _add_model_args(p:argparse.ArgumentParser):
 
 def _changes(args) -> dict:
     "The recipe fields the flags given change."
-    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max')}
+    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max', 'cuda_graphs')}
     changes = {k: v for k, v in flags.items() if v is not None}
     if changes.get('lr_max') == 'find': changes['lr_max'] = None
     if getattr(args, 'tta', None) is not None: changes['tta'] = _tta(args)
@@ -151,6 +151,8 @@ def _add_train_args(p):
     _add_data_args(p); _add_model_args(p)
     p.add_argument('--epochs', type=positive_int, default=None, help="epochs (default: the recipe's)")
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
+    p.add_argument('--cuda-graphs', action=argparse.BooleanOptionalAction, default=None,
+                   help="on a GPU, capture the training step in a CUDA graph and replay it (default: on; no effect on CPUs)")
     tta_flag(p)
 
 def _train_cmd_args(p):

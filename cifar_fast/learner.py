@@ -21,7 +21,7 @@ from .recipes import ERA, get_recipe
 from .model import cifar_model, unwrap
 from .weights import save_weights
 from .optim import OPTIMIZERS, bn_bias_splitter, nesterov_sgd
-import cifar_fast.loop  # fastai's loop with less host work per batch, for every learner
+from .loop import CudaGraphs  # and fastai's loop with less host work per batch, for every learner
 with quiet_imports():
     from fastai.callback.core import Callback, CancelValidException
     from fastai.callback.channelslast import ChannelsLast
@@ -118,9 +118,9 @@ class EMALookahead(Callback):
         with torch.no_grad():
             torch._foreach_lerp_(self._avg, self._live, 1 - decay)
             torch._foreach_copy_(self._live, self._avg)
-    def after_step(self):
-        if not self.run: return
-        step = self.train_iter + 1
+    def after_batch(self):  # after the step (and fastai's step count), outside a CUDA graph's captured step
+        if not (self.run and self.training): return
+        step = self.train_iter
         if step % self.every == 0: self._update(self.base ** self.every * (step / (self.n_epoch * self.n_iter)) ** 3)
     def after_train(self):
         if self.run and self.epoch == self.n_epoch - 1: self._update(1.0)  # the average, before the last test
@@ -130,7 +130,9 @@ class EMALookahead(Callback):
 
 class WhitenBias(Callback):
     "Train the whitening layer's bias (`model.whiten.bias`) for the first `epochs` epochs only."
+    graph_safe = True  # its work at after_backward can be captured in a CUDA graph: `graph_key` says which graph
     def __init__(self, epochs:int): self.epochs = epochs
+    def graph_key(self): return self.epoch >= self.epochs
     def after_backward(self):
         if self.epoch >= self.epochs: unwrap(self.learn.model).whiten.bias.grad = None  # fastai's optimiser skips it, momentum too
 
@@ -153,13 +155,13 @@ def whitening_images(dls, n:int=5000) -> torch.Tensor:
     else: x = TensorImage(torch.stack([dl.do_item(i)[0] for i in idxs]))
     return dl.after_batch((x.to(dls.device or 'cpu'),))[0]
 
-def _recipe_cbs(r) -> list:
+def _recipe_cbs(r, cuda_graphs:bool) -> list:
     "The callbacks a recipe trains with."
     return ([EMALookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if r.whiten_bias_epochs else []) \
-           + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else [])
+           + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else []) + ([CudaGraphs()] if cuda_graphs else [])
 
 def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=None, precision:str|None=None,
-                  metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, **kwargs) -> Learner:
+                  metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, cuda_graphs:bool|None=None, **kwargs) -> Learner:
     "A fastai `Learner` for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay, precision and callbacks; train and test accuracy."
     r = get_recipe(recipe)
     if opt_func is None:
@@ -175,7 +177,7 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
     kwargs.setdefault('path', Path('.'))  # exports, saves and logs relative to the working directory
     prec, speed = precision_cbs(precision or r.precision, dls.device, channels_last)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=r.label_smoothing), opt_func=opt_func,
-                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r), wd_bn_bias=wd_bn_bias,
+                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r, r.cuda_graphs if cuda_graphs is None else cuda_graphs), wd_bn_bias=wd_bn_bias,
                     **kwargs)  # cbs: one callback or a list, as fastai takes them
     learn.remove_cb(ProgressCallback)
     learn.add_cb(AutoProgress())

@@ -52,7 +52,24 @@ class NesterovSGD(Optimizer):
                 torch._foreach_add_(bufs, gs)
             for s, g in zip(states, grads):
                 if 'grad_avg' not in s: s['grad_avg'] = g.clone()
-            torch._foreach_add_(ps, torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom), alpha=-lr * mult)
+            step = torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom)
+            if ps[0].is_cuda:  # the learning rate from a tensor: a CUDA graph's captured step reads each batch's
+                torch._foreach_mul_(step, self.lr_tensor(pg, -lr * mult))
+                torch._foreach_add_(ps, step)
+            else: torch._foreach_add_(ps, step, alpha=-lr * mult)
+
+    def lr_tensor(self, pg, value:float|None=None) -> torch.Tensor:
+        "The 0-dim tensor, on `pg`'s device, holding the step's `-lr*lr_mult` for parameter group `pg`; set to `value` unless a CUDA graph is being captured."
+        if not hasattr(self, '_lr_t'): self._lr_t = {}
+        t = self._lr_t.get(id(pg))
+        if t is None: t = self._lr_t[id(pg)] = torch.zeros((), device=pg[0].device)
+        if value is not None and not torch.cuda.is_current_stream_capturing(): t.fill_(value)
+        return t
+
+    def refresh_lr(self):
+        "Write each group's current `-lr*lr_mult` into its tensor: what a replayed CUDA graph then steps with."
+        for pg, hyper in zip(self.param_lists, self.hypers):
+            if hasattr(self, '_lr_t') and id(pg) in self._lr_t: self._lr_t[id(pg)].fill_(-hyper['lr'] * hyper.get('lr_mult', 1.))
 
     @torch.no_grad()
     def zero_grad(self):
