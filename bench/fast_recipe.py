@@ -171,10 +171,11 @@ def main():
     p.add_argument('--peer', default=str(PEER), help="the peer's script: the CPU port (default) or upstream's airbench94.py on a GPU")
     p.add_argument('--peer-precision', choices=['auto', 'as-is', 'fp32'], default='auto')
     p.add_argument('--throughput', action='store_true')
+    p.add_argument('--no-cuda-graphs', action='store_true', help='train without CUDA graphs (on a GPU)')
     p.add_argument('--batches', type=int, default=3)
     p.add_argument('--repeats', type=int, default=3)
     args = p.parse_args()
-    recipe = get_recipe('fast') if args.epochs == 'all' else get_recipe('fast', epochs=int(args.epochs))
+    recipe = get_recipe('fast', cuda_graphs=not args.no_cuda_graphs, **({} if args.epochs == 'all' else {'epochs': int(args.epochs)}))
     print(f"{recipe}\n{os.cpu_count()} CPUs, {torch.get_num_threads()} threads, native bf16: {cpu_has_bf16()}", flush=True)
     if args.throughput: return throughput(args, recipe)
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 20's GPU measurements in one run, for a lent GPU (about 12 minutes of it): every result goes to $OUT (default
+# /tmp/gpu-out). From the project's root, with ../shared beside it:
+#   OUT=/tmp/gpu-out bash bench/gpu_side_by_side.sh            # on the GPU
+#   SMOKE=1 bash bench/gpu_side_by_side.sh                     # on a CPU: every step once, tiny, to check the script
+# 1. the fast recipe (cifar_fast's Learner, CUDA graphs on) and upstream airbench94, 5 seeds each, interleaved, same JPEG tensors;
+# 2. upstream airbench94_muon, 5 runs after its own warm-up (compile);
+# 3. the whole `cifar-fast train --recipe fast` command: cold (empty cache) and warm;
+# 4. the fast recipe without CUDA graphs (--no-cuda-graphs), 5 seeds, for the graphs' effect;
+# 5. bench/overhead.py on the GPU with the recipe's own net (widths 64,256,256, batch 1024, bf16).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+PY=${PY:-python}; ARCHIVE=$(cd .. && pwd)/shared/data/cifar10-jpg.tgz; PEERS=$(cd .. && pwd)/shared/peers
+SEEDS=5; EPOCHS=all; SUB=(); OVER=(--device cuda --widths 64,256,256 --bs 1024 --batches 40 --repeats 3 --precision bf16 --threads 16)
+PEER="$PEERS/gpu/airbench94.py"
+if [ "${SMOKE:-}" = 1 ]; then SEEDS=1; EPOCHS=1; SUB=(--subset 110); OVER=(--batches 5 --repeats 1 --bs 4); PEER=none; fi
+export CIFAR_FAST_CACHE=$OUT/cache
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || echo "no GPU"; $PY -c "import torch, fastai; print('torch', torch.__version__, 'fastai', fastai.__version__)"; git rev-parse HEAD; date -u; } > "$OUT/machine.txt" 2>&1
+$PY "$PEERS/cifar_jpg_tensors.py" "$ARCHIVE" "$OUT/peers/cifar10" > "$OUT/tensors.txt" 2>&1
+(cd bench && $PY fast_recipe.py --data "$ARCHIVE" --seeds $SEEDS --epochs $EPOCHS "${SUB[@]}" --peer "$PEER") > "$OUT/1_fast_vs_airbench94.txt" 2>&1
+[ "${SMOKE:-}" = 1 ] || $PY "$PEERS/gpu/run_peer.py" "$PEERS/gpu/airbench94_muon.py" "$OUT/peers" --runs 5 > "$OUT/2_airbench94_muon.txt" 2>&1
+for run in cold warm; do
+  [ $run = cold ] && rm -rf "$OUT/cache"
+  /usr/bin/time -f "$run: %e s wall" .venv/bin/cifar-fast train --recipe fast --seed 0 --data "$ARCHIVE" "${SUB[@]}" $( [ "${SMOKE:-}" = 1 ] && echo --epochs 1 --bs 100 ) --out "$OUT/models/fast.pkl" >> "$OUT/3_whole_command.txt" 2>&1
+done
+(cd bench && $PY fast_recipe.py --data "$ARCHIVE" --seeds $SEEDS --epochs $EPOCHS "${SUB[@]}" --no-cuda-graphs) > "$OUT/4_fast_without_graphs.txt" 2>&1
+(cd bench && $PY overhead.py "${OVER[@]}") > "$OUT/5_overhead.txt" 2>&1
+tail -n 3 "$OUT"/*.txt
