@@ -20,7 +20,7 @@ from .core import BadValue, DataError, amp_dtype, atomic_write, precision_autoca
 from .recipes import ERA, get_recipe
 from .model import cifar_model, unwrap
 from .weights import save_weights
-from .optim import OPTIMIZERS, bn_bias_splitter, nesterov_sgd
+from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter, nesterov_sgd
 from .loop import CudaGraphs  # and fastai's loop with less host work per batch, for every learner
 with quiet_imports():
     from fastai.callback.core import Callback, CancelValidException
@@ -100,7 +100,8 @@ class AutoProgress(ProgressCallback):
 # %% ../nbs/09_learner.ipynb #n007
 def fit_linear(learn:Learner, epochs:int, lr_max:float, pct_start:float=0.23, div:float=5., div_final:float=1/0.07, cbs=None, **kwargs):
     "Train with the learning rate linear from `lr_max/div` up to `lr_max` over `pct_start` of the steps, then down to `lr_max/div_final`."
-    sched = combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
+    sched = (combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
+             if pct_start > 0 else SchedLin(lr_max, lr_max / div_final))  # no warm-up: decay from the first step
     learn.fit(epochs, lr_max, cbs=L(ParamScheduler({'lr': sched})) + L(cbs), **kwargs)
 
 class EMALookahead(Callback):
@@ -167,10 +168,15 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
     if opt_func is None:
         if r.opt not in OPTIMIZERS: raise BadValue(f"unknown optimiser {r.opt!r} in recipe {r.name}: choose from {', '.join(OPTIMIZERS)}")
         opt_func = OPTIMIZERS[r.opt]
-        if r.mom is not None: opt_func = partial(opt_func, mom=r.mom)
-        if r.bias_lr_mult != 1:
-            opt_func = partial(opt_func, lr_mults=(r.bias_lr_mult, 1.))
-            kwargs.setdefault('splitter', bn_bias_splitter)
+        if r.opt == 'muon':  # Muon on the filters; Nesterov SGD on the biases and the head, each group at its multiplier
+            opt_func = partial(opt_func, mom=(r.filter_mom or r.mom or 0.9, r.mom or 0.9, r.mom or 0.9), muon=(1, 0, 0),
+                               lr_mults=(1., r.bias_lr_mult, r.head_lr_mult))
+            kwargs.setdefault('splitter', muon_splitter)
+        else:
+            if r.mom is not None: opt_func = partial(opt_func, mom=r.mom)
+            if r.bias_lr_mult != 1:
+                opt_func = partial(opt_func, lr_mults=(r.bias_lr_mult, 1.))
+                kwargs.setdefault('splitter', bn_bias_splitter)
     if model is None:
         model = cifar_model(r, n_out=len(dls.vocab)).to(dls.device or 'cpu')
         if hasattr(unwrap(model), 'init_whitening'): unwrap(model).init_whitening(whitening_images(dls))

@@ -13,7 +13,7 @@ from .images import tta_views
 
 # %% auto #0
 __all__ = ['untta', 'MODELS', 'conv_bn', 'Residual', 'CustomResNet', 'DiracConv', 'FrozenScaleBN', 'Scale', 'conv_group',
-           'AirbenchNet', 'TTA', 'tta_level', 'unwrap', 'set_tta', 'model_class', 'cifar_model']
+           'AirbenchNet', 'AirbenchMuonNet', 'TTA', 'tta_level', 'unwrap', 'set_tta', 'model_class', 'cifar_model']
 
 # %% ../nbs/05_model.ipynb #c004
 def conv_bn(ni:int, nf:int, pool:bool=False) -> nn.Sequential:
@@ -102,6 +102,13 @@ class AirbenchNet(nn.Sequential):
         with torch.no_grad(): w.copy_(torch.cat((filters, -filters)))
         return self
 
+class AirbenchMuonNet(AirbenchNet):
+    "airbench94_muon's net: `AirbenchNet` with its head initialised to unit standard deviation and its logits divided by the last width."
+    def __init__(self, n_out:int=10, widths=(64, 256, 256), c_in:int=3, bn_momentum:float=0.6):
+        super().__init__(n_out, widths, c_in, bn_momentum, scale=1 / int(tuple(widths)[-1]))
+        head = self[-2].weight
+        with torch.no_grad(): head.mul_(1 / head.std())
+
 # %% ../nbs/05_model.ipynb #n012
 class TTA(nn.Module):
     "In eval mode, `model`'s logits averaged over the views of `cifar_fast.images.tta_views`: `level` 0 none, 1 mirror, 2 mirror and 1-pixel translations."
@@ -135,7 +142,7 @@ def set_tta(model:nn.Module, level:int|None) -> nn.Module:
     return TTA(unwrap(model), level) if level else unwrap(model)
 
 # %% ../nbs/05_model.ipynb #n002
-MODELS = {'resnet9': CustomResNet, 'airbench': AirbenchNet}
+MODELS = {'resnet9': CustomResNet, 'airbench': AirbenchNet, 'airbench_muon': AirbenchMuonNet}
 
 def model_class(name:str) -> type:
     "The architecture `name` stands for: a recipe's name for it ('resnet9') or its class name ('CustomResNet'); `BadValue` otherwise."

@@ -12,7 +12,8 @@ with quiet_imports():
     from fastai.optimizer import Adam, Optimizer
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'nesterov_step', 'scaled_l2', 'NesterovSGD', 'nesterov_sgd', 'bn_bias_splitter']
+__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'nesterov_step', 'scaled_l2', 'NesterovSGD', 'nesterov_sgd', 'bn_bias_splitter',
+           'newton_schulz', 'native_bf16', 'MuonSGD', 'muon_sgd', 'muon_splitter']
 
 # %% ../nbs/07_optim.ipynb #n004
 def nesterov_step(p, lr, mom, lr_mult=1., grad_avg=None, **kwargs):
@@ -36,27 +37,36 @@ class NesterovSGD(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         if closure is not None: raise NotImplementedError("fastai optimizers do not support closures")
-        for pg, hyper in zip(self.param_lists, self.hypers):
-            ps = [p for p in pg if p.grad is not None]  # WhitenBias drops a gradient: that parameter and its momentum stay
-            if not ps: continue
-            lr, mom, wd, mult = hyper['lr'], hyper['mom'], hyper['wd'], hyper.get('lr_mult', 1.)
-            states = [self.state[p] for p in ps]
-            if wd != 0:
-                decayed = [(p.grad, p) for p, s in zip(ps, states) if s.get('do_wd', True)]
-                if decayed: torch._foreach_add_(*map(list, zip(*decayed)), alpha=wd / mult)
-            grads = [p.grad for p in ps]
-            old = [(s['grad_avg'], g) for s, g in zip(states, grads) if 'grad_avg' in s]
-            if old:
-                bufs, gs = map(list, zip(*old))
-                torch._foreach_mul_(bufs, mom)
-                torch._foreach_add_(bufs, gs)
-            for s, g in zip(states, grads):
-                if 'grad_avg' not in s: s['grad_avg'] = g.clone()
-            step = torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom)
-            if ps[0].is_cuda:  # the learning rate from a tensor: a CUDA graph's captured step reads each batch's
-                torch._foreach_mul_(step, self.lr_tensor(pg, -lr * mult))
-                torch._foreach_add_(ps, step)
-            else: torch._foreach_add_(ps, step, alpha=-lr * mult)
+        for pg, hyper in zip(self.param_lists, self.hypers): self._sgd(pg, hyper)
+
+    def _momentum(self, ps:list, grads:list, mom:float) -> list:
+        "Update each parameter's momentum buffer, `buf = mom*buf + grad` (the first: the gradient), and return the Nesterov steps `grad + mom*buf`."
+        states = [self.state[p] for p in ps]
+        old = [(s['grad_avg'], g) for s, g in zip(states, grads) if 'grad_avg' in s]
+        if old:
+            bufs, gs = map(list, zip(*old))
+            torch._foreach_mul_(bufs, mom)
+            torch._foreach_add_(bufs, gs)
+        for s, g in zip(states, grads):
+            if 'grad_avg' not in s: s['grad_avg'] = g.clone()
+        return torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom)
+
+    def _apply(self, pg, ps:list, steps:list, lr:float):
+        "`p -= lr * step` for each parameter; on a GPU with the learning rate read from a tensor (a CUDA graph's captured step reads each batch's)."
+        if ps[0].is_cuda:
+            torch._foreach_mul_(steps, self.lr_tensor(pg, -lr))
+            torch._foreach_add_(ps, steps)
+        else: torch._foreach_add_(ps, steps, alpha=-lr)
+
+    def _sgd(self, pg, hyper):
+        "One Nesterov SGD step with L2 weight decay for the parameters of group `pg` that have a gradient."
+        ps = [p for p in pg if p.grad is not None]  # WhitenBias drops a gradient: that parameter and its momentum stay
+        if not ps: return
+        lr, mom, wd, mult = hyper['lr'], hyper['mom'], hyper['wd'], hyper.get('lr_mult', 1.)
+        if wd != 0:
+            decayed = [(p.grad, p) for p in ps if self.state[p].get('do_wd', True)]
+            if decayed: torch._foreach_add_(*map(list, zip(*decayed)), alpha=wd / mult)
+        self._apply(pg, ps, self._momentum(ps, [p.grad for p in ps], mom), lr * mult)
 
     def lr_tensor(self, pg, value:float|None=None) -> torch.Tensor:
         "The 0-dim tensor, on `pg`'s device, holding the step's `-lr*lr_mult` for parameter group `pg`; set to `value` unless a CUDA graph is being captured."
@@ -87,4 +97,62 @@ def bn_bias_splitter(model:nn.Module) -> list:
     return [[p for p in bn if p.requires_grad], [p for p in model.parameters() if p.requires_grad and id(p) not in ids]]
 
 # %% ../nbs/07_optim.ipynb #o007
-OPTIMIZERS = {'adam': Adam, 'sgd': nesterov_sgd}
+NS_COEFFS = (3.4445, -4.7750, 2.0315)  # airbench94_muon's quintic Newton-Schulz coefficients
+
+def newton_schulz(g:torch.Tensor, steps:int=3, coeffs=NS_COEFFS, eps:float=1e-7, dtype=None) -> torch.Tensor:
+    "Roughly the semi-orthogonal matrix nearest the 2-D `g` (singular values between about 0.5 and 1.5): `steps` quintic Newton-Schulz iterations, computed in `dtype` (default `g`'s)."
+    a, b, c = coeffs
+    x = g.to(dtype or g.dtype)
+    x = x / (x.norm() + eps)  # the largest singular value at most 1
+    tall = g.size(0) > g.size(1)
+    if tall: x = x.T
+    for _ in range(steps):
+        s = x @ x.T
+        x = a * x + (b * s + c * s @ s) @ x
+    return x.T if tall else x
+
+def native_bf16(device) -> bool:
+    "Whether `device` computes in bfloat16 natively (a GPU that supports it, a CPU with AVX-512 BF16 or AMX)."
+    from cifar_fast.core import cpu_has_bf16
+    device = torch.device(device)
+    return torch.cuda.is_bf16_supported() if device.type == 'cuda' else device.type == 'cpu' and cpu_has_bf16()
+
+class MuonSGD(NesterovSGD):
+    "Muon on the groups whose `muon` hyper-parameter is 1 (matrices, conv filters reshaped: Nesterov momentum, orthogonalised by `newton_schulz`, filters renormalised first); `NesterovSGD`'s step on the others."
+    def __init__(self, params, lr:float, mom=0.85, wd:float=0., lr_mults=None, muon=None, ns_steps:int=3, ns_coeffs=NS_COEFFS,
+                 ns_dtype=None, renorm:bool=True):
+        super().__init__(params, lr, mom=0.9, wd=wd, lr_mults=lr_mults)
+        self.set_hyper('mom', list(mom) if isinstance(mom, (list, tuple)) else mom)  # a momentum per group, or one for all
+        self.set_hyper('muon', list(muon) if muon is not None else 0.)
+        self.ns_steps, self.ns_coeffs, self.ns_dtype, self.renorm = ns_steps, tuple(ns_coeffs), ns_dtype, renorm
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("fastai optimizers do not support closures")
+        for pg, hyper in zip(self.param_lists, self.hypers):
+            if hyper.get('muon', 0): self._muon(pg, hyper)
+            else: self._sgd(pg, hyper)
+
+    def _muon(self, pg, hyper):
+        "One Muon step for the parameters of group `pg` that have a gradient."
+        ps = [p for p in pg if p.grad is not None]
+        if not ps: return
+        dtype = self.ns_dtype or (torch.bfloat16 if native_bf16(ps[0].device) else torch.float32)
+        steps = self._momentum(ps, [p.grad for p in ps], hyper['mom'])
+        if self.renorm: torch._foreach_mul_(ps, [p.size(0) ** 0.5 / p.norm() for p in ps])  # each filter tensor to norm sqrt(out_channels)
+        steps = [newton_schulz(s.reshape(len(s), -1), self.ns_steps, self.ns_coeffs, dtype=dtype).view_as(s).to(s.dtype) for s in steps]
+        self._apply(pg, ps, steps, hyper['lr'] * hyper.get('lr_mult', 1.))
+
+def muon_sgd(params, lr:float, mom=0.85, wd:float=0., lr_mults=None, muon=None, **kwargs) -> MuonSGD:
+    "A `MuonSGD`: Muon on the groups `muon` marks (1), Nesterov SGD on the others; `mom` and `lr_mults` per group or one for all."
+    return MuonSGD(params, lr, mom=mom, wd=wd, lr_mults=lr_mults, muon=muon, **kwargs)
+
+def muon_splitter(model:nn.Module) -> list:
+    "airbench94_muon's three groups: the trainable conv filters (for Muon), the other trainable parameters but the head's (biases), the head (the last `Linear`'s weight)."
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    filters = [p for p in trainable if p.ndim == 4]
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].weight
+    ids = {id(p) for p in filters} | {id(head)}
+    return [filters, [p for p in trainable if id(p) not in ids], [head]]
+
+OPTIMIZERS = {'adam': Adam, 'sgd': nesterov_sgd, 'muon': muon_sgd}

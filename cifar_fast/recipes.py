@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .core import PRECISIONS, BadValue
 
 # %% auto #0
-__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'Recipe', 'get_recipe']
+__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'MUON', 'Recipe', 'get_recipe']
 
 # %% ../nbs/01_recipes.ipynb #c012
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Recipe:
     mom:float|None = None      # momentum; None: the optimiser's or schedule's own (fit_one_cycle cycles Adam's 0.95-0.85-0.95)
     label_smoothing:float = 0.0
     bias_lr_mult:float = 1.0   # learning rate multiplier for BatchNorm biases (their weight decay is divided by it)
+    head_lr_mult:float = 1.0   # learning rate multiplier for the head (the muon optimiser's groups: filters, biases, head)
+    filter_mom:float|None = None  # momentum of Muon on the conv filters (the muon optimiser); `mom` is the other groups'
     whiten_bias_epochs:int = 0 # epochs during which the whitening layer's bias trains (AirbenchNet only)
     lookahead_every:int = 0    # steps between lookahead (EMA) updates of the weights; 0: none
     valid_every:int = 1        # test the model after every n-th epoch; 0: after the last epoch only
@@ -55,9 +57,10 @@ class Recipe:
             raise BadValue(f"recipe {self.name}: lr_max must be positive, or None for lr_find's suggestion, got {self.lr_max!r}")
         for k in ('pct_start', 'p_flip', 'p_cutout', 'label_smoothing'):
             if not 0 <= getattr(self, k) <= 1: raise BadValue(f"recipe {self.name}: {k} must be between 0 and 1, got {getattr(self, k)!r}")
-        for k in ('div', 'div_final', 'bias_lr_mult'):
+        for k in ('div', 'div_final', 'bias_lr_mult', 'head_lr_mult'):
             if not getattr(self, k) > 0: raise BadValue(f"recipe {self.name}: {k} must be positive, got {getattr(self, k)!r}")
-        if self.mom is not None and not 0 <= self.mom < 1: raise BadValue(f"recipe {self.name}: mom must be in [0, 1), got {self.mom!r}")
+        for k in ('mom', 'filter_mom'):
+            if getattr(self, k) is not None and not 0 <= getattr(self, k) < 1: raise BadValue(f"recipe {self.name}: {k} must be in [0, 1), got {getattr(self, k)!r}")
         if self.tta not in (0, 1, 2): raise BadValue(f"recipe {self.name}: tta must be 0, 1 or 2, got {self.tta!r}")
         if not self.wd >= 0: raise BadValue(f"recipe {self.name}: wd must be >= 0, got {self.wd!r}")
         if not self.widths or min(self.widths) < 1: raise BadValue(f"recipe {self.name}: widths must be positive, got {self.widths!r}")
@@ -139,3 +142,36 @@ def get_recipe(recipe='era', **changes) -> Recipe:
     unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(Recipe)})
     if unknown: raise BadValue(f"a recipe has no field {', '.join(unknown)}")
     return dataclasses.replace(recipe, **changes)
+
+# %% ../nbs/01_recipes.ipynb #r0102
+MUON = Recipe(
+    name='muon',        # airbench94_muon's recipe; effects measured beside the fast recipe in BENCHMARKS.md
+    bs=2000,            # airbench94_muon
+    epochs=8,           # airbench94_muon
+    lr_max=0.24,        # airbench94_muon: Muon's learning rate for the filters
+    schedule='linear',  # airbench94_muon: linear decay from the first step, no warm-up
+    pct_start=0.0,      #   no warm-up
+    wd=2e-6 * 2000 / 0.24,  # airbench94_muon's 2e-6 per example, as L2 on the mean loss (see above); Muon's filters have none
+    opt='muon',         # airbench94_muon: Muon on the filters, Nesterov SGD on the biases and the head
+    model='airbench_muon',  # airbench94's net with airbench94_muon's head (unit-std init, logits / 256)
+    widths=(64, 256, 256),  # airbench94_muon
+    augs='batch',       # airbench94_muon: alternating flips and 2-pixel translation, per batch on the device
+    pad=2,
+    p_flip=0.5,
+    p_cutout=0.0,
+    hole=12,
+    stats=(CIFAR10_MEAN, CIFAR10_STD),
+    precision='auto',
+    div=1.0,            # starts at lr_max
+    div_final=1e9,      # and decays to (almost) 0, as airbench94_muon's lr * (1 - step/steps)
+    mom=0.85,           # airbench94_muon: Nesterov SGD's momentum for the biases and the head
+    filter_mom=0.6,     # airbench94_muon: Muon's Nesterov momentum
+    label_smoothing=0.2,  # airbench94_muon
+    bias_lr_mult=0.053 * 2000 / 0.24,  # airbench94_muon's bias lr 0.053 per example (see above)
+    head_lr_mult=0.67 * 2000 / 0.24,   # airbench94_muon's head lr 0.67 per example
+    whiten_bias_epochs=3,  # airbench94_muon trains the whitening bias for 3 epochs
+    lookahead_every=0,  # airbench94_muon has no lookahead
+    valid_every=0,      # test once, at the end
+    tta=2,              # airbench94_muon: mirror and 1-pixel translations at test time
+)
+RECIPES['muon'] = MUON
