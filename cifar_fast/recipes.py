@@ -67,11 +67,11 @@ class Recipe:
         if self.precision not in PRECISIONS: raise BadValue(f"recipe {self.name}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def __str__(self):
-        def fmt(v):
-            if v is None: return 'find'
+        def fmt(v, name=''):
+            if v is None: return 'find' if name == 'lr_max' else 'none'
             if isinstance(v, tuple): return ('/' if isinstance(v[0], tuple) else ',').join(fmt(x) for x in v)
             return f'{v:g}' if isinstance(v, float) else str(v)
-        return f"recipe {self.name}: " + ', '.join(f"{f.name} {fmt(getattr(self, f.name))}" for f in dataclasses.fields(self)[1:])
+        return f"recipe {self.name}: " + ', '.join(f"{f.name} {fmt(getattr(self, f.name), f.name)}" for f in dataclasses.fields(self)[1:])
 
 # %% ../nbs/01_recipes.ipynb #c014
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean of CIFAR-10's training pixels (lossless; 0.4913, 0.4821, 0.4465 on the JPEG copy)

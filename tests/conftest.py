@@ -9,9 +9,6 @@ REAL_DATA = os.environ.get('CIFAR_FAST_DATA')
 CLI = str(Path(sys.executable).parent/'cifar-fast')  # the console script, as a user runs it
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: trains a model (seconds to a minute each); deselect with -m "not slow"')
-
 
 def run(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
     "Run `cifar-fast *args` as a user does, in a new process; its output as text."

@@ -1,0 +1,61 @@
+"""The README tells the truth by construction: every Python and shell block of README.md runs here, one after the other
+in one folder as a reader would run them, except the blocks marked `<!-- not run: why -->`. They run on a small
+synthetic `cifar10-jpg.tgz` and a few pictures made here, with the recipes shrunk (small nets, small batches, one
+epoch) so that the whole README takes about a minute; editing the README re-tests it."""
+import re, shlex, tarfile
+from pathlib import Path
+
+import matplotlib
+import pytest
+from PIL import Image
+
+README = Path(__file__).resolve().parents[1]/'README.md'
+FENCE = re.compile(r'(?:<!-- not run: (?P<why>.+?) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```', re.S)
+
+
+def blocks() -> list:
+    "(language, code, why it is not run or None, line number) for each fenced block of the README."
+    text = README.read_text()
+    return [(m['lang'], m['code'], m['why'], text[:m.start()].count('\n') + 1) for m in FENCE.finditer(text)]
+
+
+def test_blocks_are_python_or_shell_and_say_why_not_run():
+    found = blocks()
+    assert len(found) > 10
+    for lang, code, why, line in found:
+        assert lang in ('python', 'sh'), f"README.md:{line}: a block of {lang or 'no language'}"
+        assert why is None or len(why.strip()) > 10, f"README.md:{line}: say why the block is not run"
+    assert sum(why is None for *_, why, _ in found) >= 7  # most of them run
+
+
+@pytest.mark.slow
+def test_every_block_runs(tmp_path, monkeypatch):
+    from cifar_fast.cli import main
+    from cifar_fast.data import synthetic_cifar10
+    from cifar_fast.recipes import RECIPES, get_recipe
+    matplotlib.use('Agg')
+    monkeypatch.chdir(tmp_path)
+    fake = synthetic_cifar10(tmp_path/'made'/'cifar10', n_train=16, n_test=4, ext='jpg')
+    with tarfile.open('cifar10-jpg.tgz', 'w:gz') as t: t.add(fake, arcname='cifar10')
+    pictures = sorted((fake/'test').rglob('*.jpg'))
+    Image.open(pictures[0]).save('cat.jpg'); Image.open(pictures[5]).save('dog.png')
+    Image.open(pictures[9]).resize((640, 480)).save('photo.jpg')
+    small = {'era': dict(widths=(8, 16, 32, 64)), 'fast': dict(widths=(8, 16, 16)), 'muon': dict(widths=(8, 16, 16))}
+    for name, changes in small.items():
+        monkeypatch.setitem(RECIPES, name, get_recipe(name, bs=16, epochs=1, precision='fp32', **changes))
+    ns, ran = {}, 0
+    for lang, code, why, line in blocks():
+        if why: continue
+        if lang == 'python':
+            exec(compile(code, f'README.md:{line}', 'exec'), ns)
+        else:
+            for cmd in code.splitlines():
+                argv = shlex.split(cmd, comments=True)
+                if not argv: continue
+                assert argv[0] == 'cifar-fast', f"README.md:{line}: {cmd!r} is not a cifar-fast command: run it here, or mark the block not run, saying why"
+                assert main(argv[1:]) == 0, f"README.md:{line}: {cmd!r} failed"
+        ran += 1
+    assert ran >= 7
+    for f in ('augmentations.png', 'history.png', 'misclassified.png', 'fast.pkl', 'fast.safetensors', 'models/fast.pkl',
+              'reports/index.html', 'models/cifar_fast.onnx', 'eval/index.html', 'runs/fast'):
+        assert Path(f).exists(), f
