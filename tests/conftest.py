@@ -76,14 +76,21 @@ def real_data(tmp_path_factory) -> Path:
     return get_cifar10(REAL_DATA, cache_dir=tmp_path_factory.mktemp('real-cache'))
 
 
+@pytest.fixture(scope='session')
+def cifar_data(request, tmp_path_factory) -> Path:
+    "The real CIFAR-10 when CIFAR_FAST_DATA is set, else a synthetic stand-in with as many images as the end-to-end tests use (100 per class and split): those tests run on every clone."
+    if REAL_DATA: return request.getfixturevalue('real_data')
+    return synthetic_cifar10(tmp_path_factory.mktemp('synthetic')/'cifar10', n_train=100, n_test=100, ext='jpg')
+
+
 FAST_SMALL = ['--recipe', 'fast', '--subset', '100', '--bs', '100', '--epochs', '4', '--widths', '32,64,64', '--seed', '0',
               '--precision', 'fp32']
 
 
 @pytest.fixture(scope='session')
-def fast_model(real_data, tmp_path_factory):
-    "A small fast-recipe model trained on 1,000 real images by the console script, with a report and TensorBoard logs: (folder, stdout)."
+def fast_model(cifar_data, tmp_path_factory):
+    "A small fast-recipe model trained on 1,000 images (real ones when CIFAR_FAST_DATA is set) by the console script, with a report and TensorBoard logs: (folder, stdout)."
     d = tmp_path_factory.mktemp('fast')
-    r = run('train', '--data', real_data, *FAST_SMALL, '--out', d/'fast.pkl', '--report', d/'report', '--tensorboard', d/'tb')
+    r = run('train', '--data', cifar_data, *FAST_SMALL, '--out', d/'fast.pkl', '--report', d/'report', '--tensorboard', d/'tb')
     assert r.returncode == 0, r.stderr
     return d, r.stdout

@@ -11,6 +11,8 @@ from conftest import serving, wait_for
 from cifar_fast.data import cifar_files
 from cifar_fast.inference import load_classifier
 
+pytestmark = pytest.mark.slow  # every test here trains or serves a model
+
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 DRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
 FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
@@ -37,16 +39,16 @@ def _errors(browser) -> list:
     return [e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE']
 
 
-def test_demo_app_in_the_browser(fast_model, real_data, browser, tmp_path):
+def test_demo_app_in_the_browser(fast_model, cifar_data, browser, tmp_path):
     "`cifar-fast demo`: upload real test images, read the label from the page, compare with load_classifier; a bad upload is a message."
     from selenium.webdriver.common.by import By
     from selenium.common.exceptions import NoSuchElementException
     d, _ = fast_model
-    with serving(['demo', d/'fast.safetensors', '--data', real_data]) as (app, url):
+    with serving(['demo', d/'fast.safetensors', '--data', cifar_data]) as (app, url):
         browser.get(url)
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
         clf = load_classifier(d/'fast.safetensors')
-        images = cifar_files(real_data, subset=1, seed=7, split='test')[:3]
+        images = cifar_files(cifar_data, subset=1, seed=7, split='test')[:3]
         (tmp_path/'notes.png').write_text('this is not an image')
         text = lambda css: browser.find_element(By.CSS_SELECTOR, css).text.strip()
         for path in images[:2] + [tmp_path/'notes.png'] + images[2:]:  # the app goes on serving after the bad upload

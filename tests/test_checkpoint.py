@@ -11,6 +11,8 @@ from cifar_fast.data import synthetic_cifar10
 
 from conftest import CLI
 
+pytestmark = pytest.mark.slow  # every test here trains or serves a model
+
 # Runs `cifar-fast` in this process after sending itself signal SIG at the start of training batch N (counted over the run).
 KILLER = textwrap.dedent('''
     import os, signal, sys

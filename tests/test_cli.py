@@ -59,6 +59,7 @@ def test_console_script_errors(args, message):
     assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_on_real_subset_end_to_end(real_data, tmp_path):
     "Train a small model on real images; it learns, and every number it reports is the one a fresh evaluation gets."
     r = run('train', '--data', real_data, '--subset', '50', '--bs', '50', '--epochs', '3', '--lr-max', '1e-2',
@@ -86,6 +87,7 @@ def test_train_on_real_subset_end_to_end(real_data, tmp_path):
         assert e.stdout.split()[2] == f"{acc:.4f}", (model, e.stdout.splitlines()[0])
 
 
+@pytest.mark.slow
 def test_lr_find_command(fake, tmp_path):
     r = run('lr-find', '--data', fake, '--bs', '16', '--widths', '8,16,32,64', '--out', tmp_path/'lr.png')
     assert r.returncode == 0, r.stderr
@@ -99,6 +101,7 @@ def test_lr_find_command(fake, tmp_path):
     assert 0.01 < drawn < 0.5, drawn  # axes and a curve: neither blank nor filled
 
 
+@pytest.mark.slow
 def test_relative_paths_land_in_the_working_directory(fake, tmp_path):
     "train with a relative --report and --out: every file it says it wrote is under the working directory, with the umask's mode; the data folder is untouched."
     from cifar_fast.core import umask

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import serving
 
+pytestmark = pytest.mark.slow  # every test here trains or serves a model
+
 pytest.importorskip('gradio_client', reason="the demo extra is not installed (pip install -e '.[dev]')")
 
 

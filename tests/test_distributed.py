@@ -1,4 +1,5 @@
 "Data-parallel training on this CPU: 2 processes with gloo, launched by `cifar-fast train --num-processes 2` and as two machines on loopback."
+import pytest
 import json, os, subprocess, sys
 
 import pandas as pd
@@ -7,6 +8,8 @@ from cifar_fast.cli import main
 from cifar_fast.logs import read_tensorboard
 
 from conftest import CLI, free_port
+
+pytestmark = pytest.mark.slow  # every test here trains or serves a model
 
 
 def data_args(request, fake):

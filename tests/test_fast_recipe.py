@@ -1,4 +1,8 @@
-"The fast recipe end to end on real images (the `fast_model` fixture, in conftest.py): it learns, its two exported files score and predict as training did, with TTA."
+"""The fast recipe end to end (the `fast_model` fixture, in conftest.py): it learns, its exported files score and predict as
+training did, with TTA. On real images when CIFAR_FAST_DATA is set, else on a synthetic stand-in, so that every clone runs them."""
+import pytest
+
+pytestmark = pytest.mark.slow
 import json, os
 
 import numpy as np
@@ -22,21 +26,21 @@ def test_learns_well_above_chance(fast_model):
     assert m['final_test_accuracy'] > 0.35, m['final_test_accuracy']  # chance is 0.10
 
 
-def test_both_files_score_what_training_reported(fast_model, real_data, capsys):
+def test_both_files_score_what_training_reported(fast_model, cifar_data, capsys):
     "`cifar-fast evaluate` (run in this process: the console script itself is tested elsewhere) on both files."
     d, _ = fast_model
     acc = json.loads((d/'report'/'metrics.json').read_text())['final_test_accuracy']
     for model, flags, tta in (('fast.pkl', [], 2), ('fast.safetensors', [], 2), ('fast.safetensors', ['--no-tta'], 0)):
-        rc = main(['evaluate', str(d/model), '--data', str(real_data), '--subset', '100', '--seed', '0', '--precision', 'fp32', *flags])
+        rc = main(['evaluate', str(d/model), '--data', str(cifar_data), '--subset', '100', '--seed', '0', '--precision', 'fp32', *flags])
         first = capsys.readouterr().out.splitlines()[0]
         assert rc == 0 and f', tta {tta},' in first, (model, first)
         if tta: assert first.split()[2] == f"{acc:.4f}", (model, first)
 
 
-def test_predict_in_a_fresh_process_with_tta(fast_model, real_data, tmp_path):
+def test_predict_in_a_fresh_process_with_tta(fast_model, cifar_data, tmp_path):
     "Only cifar_fast installed, another folder, no data: the console script predicts what the loaded classifier does."
     d, _ = fast_model
-    images = [str(f) for f in cifar_files(real_data, subset=2, seed=5, split='test')]
+    images = [str(f) for f in cifar_files(cifar_data, subset=2, seed=5, split='test')]
     env = {k: v for k, v in os.environ.items() if k != 'CIFAR_FAST_DATA'}
     clf = load_classifier(d/'fast.safetensors')
     assert clf.tta == 2
@@ -67,12 +71,12 @@ def test_logs_hold_every_epoch(fast_model):
     assert list(tested.step) == [steps] and round(tested.value.iloc[0], 4) == round(m['final_test_accuracy'], 4)
 
 
-def test_onnx_predicts_as_torch_on_real_images(fast_model, real_data, tmp_path):
+def test_onnx_predicts_as_torch_on_real_images(fast_model, cifar_data, tmp_path):
     "`cifar-fast export-onnx`, then the ONNX classifier (onnxruntime) against the PyTorch one, TTA on and off, on real test images."
     d, _ = fast_model
     r = run('export-onnx', d/'fast.safetensors', tmp_path/'fast.onnx')
     assert r.returncode == 0, r.stderr
-    images = cifar_files(real_data, subset=10, seed=3, split='test')
+    images = cifar_files(cifar_data, subset=10, seed=3, split='test')
     for tta in (None, 0):
         ours, theirs = load_classifier(d/'fast.safetensors', tta=tta), load_classifier(tmp_path/'fast.onnx', tta=tta)
         assert theirs.tta == ours.tta == (2 if tta is None else 0)

@@ -35,6 +35,7 @@ def real_models(real_data, tmp_path_factory):
     return dest
 
 
+@pytest.mark.slow
 def test_safe_path_equals_learner_on_real_images(real_models, real_data):
     files = cifar_files(real_data, subset=10, seed=1, split='test')
     learn = load_exported(real_models/'model.pkl')
@@ -46,6 +47,7 @@ def test_safe_path_equals_learner_on_real_images(real_models, real_data):
     assert [r.label for r in safe] == [learn.dls.vocab[i] for i in probs.argmax(1)]
 
 
+@pytest.mark.slow
 def test_odd_inputs_in_one_batch_on_real_images(real_models, real_data, tmp_path):
     clf = load_classifier(real_models/'model.safetensors')
     src = cifar_files(real_data, subset=1, seed=0, split='test')[0]
@@ -68,6 +70,7 @@ def test_odd_inputs_in_one_batch_on_real_images(real_models, real_data, tmp_path
     assert all(r.label in clf.classes for r in res[:8])
 
 
+@pytest.mark.slow
 def test_cli_predict_in_a_fresh_process(tmp_path, fake):
     "Only cifar_fast installed: no data folder, no training script, another working directory."
     _train_and_export(fake, tmp_path/'m')
@@ -83,6 +86,7 @@ def test_cli_predict_in_a_fresh_process(tmp_path, fake):
     assert all(abs(sum(o['probs'].values()) - 1) < 1e-4 and len(o['top']) == 3 for o in outs[1])
 
 
+@pytest.mark.slow
 def test_cli_predict_reports_bad_images_and_keeps_going(real_models, real_data, tmp_path):
     images = [str(f) for f in cifar_files(real_data, subset=1, seed=0, split='test')[:3]]
     (tmp_path/'notes.jpg').write_text('hello')
@@ -93,6 +97,7 @@ def test_cli_predict_reports_bad_images_and_keeps_going(real_models, real_data, 
     assert 'notes.jpg' in r.stderr and '1 of 4 images could not be read' in r.stderr and 'Traceback' not in r.stderr
 
 
+@pytest.mark.slow
 def test_cli_evaluate_both_files_on_real_subset(real_models, real_data, tmp_path):
     accs = []
     for model in ('model.pkl', 'model.safetensors'):
@@ -108,6 +113,7 @@ def test_cli_evaluate_both_files_on_real_subset(real_models, real_data, tmp_path
     assert accs[0] == accs[1]
 
 
+@pytest.mark.slow
 def test_loading_failures_are_clear(real_models, tmp_path):
     data = (real_models/'model.safetensors').read_bytes()
     (tmp_path/'cut.safetensors').write_bytes(data[:-1000])
@@ -146,6 +152,7 @@ def _timed(*args) -> tuple:
     return time.perf_counter() - t, r
 
 
+@pytest.mark.slow
 def test_predict_imports_only_what_the_file_needs(shipped):
     "One image, whole process: ONNX without torch (importing it fails) within 2 s and 300 MB; weights within torch's import time + 2 s, no fastai."
     d, image = shipped

@@ -21,6 +21,7 @@ def _fit_one_epoch(fake, seed, precision='fp32'):
     return learn, [float(v) for v in learn.recorder.values[0]]
 
 
+@pytest.mark.slow
 def test_same_seed_same_first_epoch(fake):
     _, a = _fit_one_epoch(fake, 3)
     _, b = _fit_one_epoch(fake, 3)
@@ -29,6 +30,7 @@ def test_same_seed_same_first_epoch(fake):
     assert a != c
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not cpu_has_bf16(), reason='this CPU has no native bf16')
 def test_auto_precision_autocasts_bf16_on_cpu(fake):
     dls = cifar_dls(fake, bs=16, seed=0, device='cpu')
@@ -41,6 +43,7 @@ def test_auto_precision_autocasts_bf16_on_cpu(fake):
     assert all(p.dtype == torch.float32 for p in learn.model.parameters())  # master weights stay fp32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('precision, dtype', [('fp32', torch.float32), ('bf16', torch.bfloat16)])
 def test_precision_when_asked(fake, precision, dtype):
     dls = cifar_dls(fake, bs=16, seed=0, device='cpu')
@@ -63,6 +66,7 @@ print('done')
 """
 
 
+@pytest.mark.slow
 def test_script_output_is_one_line_per_epoch(fake, tmp_path):
     "A plain `learn.fit_one_cycle` in a script whose output goes to a file: no progress bars, a line per epoch."
     log = tmp_path/'log.txt'
@@ -76,6 +80,7 @@ def test_script_output_is_one_line_per_epoch(fake, tmp_path):
     assert all('train_loss' in l and 'test_acc' in l for l in lines[:2])
 
 
+@pytest.mark.slow
 def test_terminal_output_has_progress_bars(fake):
     "The same script in a terminal (a pseudo-terminal here) draws fastai's bars and table."
     master, slave = pty.openpty()
@@ -96,6 +101,7 @@ def test_terminal_output_has_progress_bars(fake):
     assert 'epoch   1/2' not in text
 
 
+@pytest.mark.slow
 def test_exported_learner_loads_in_a_fresh_process(fake, tmp_path):
     learn, _ = _fit_one_epoch(fake, 0, precision='auto')
     learn.export(tmp_path/'model.pkl')
