@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 TRAIN_ARGS ?=
 
-.PHONY: train test export clean
+.PHONY: train test docs export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,13 @@ test: $(DEV_INSTALLED)
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev-test --n-workers 2
 
+## The documentation site, built offline from the notebooks (all of them executed) into _site/: open _site/index.html.
+docs: $(DEV_INSTALLED)
+	$(BIN)/python docs/build.py
+
 ## Regenerate cifar_fast/ from nbs/ (edit the notebooks, never cifar_fast/*.py).
 export: $(DEV_INSTALLED)
 	$(BIN)/nbdev-export
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache _docs _site

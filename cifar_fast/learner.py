@@ -268,7 +268,7 @@ def export_weights(self:Learner, path) -> Path:
     "Write the safe weights file, as `learn.export` writes the pickled learner: `export_weights(learn, path)`."
     return export_weights(self, path)
 
-# %% ../nbs/09_learner.ipynb #c019
+# %% ../nbs/09_learner.ipynb #xc019
 _PICKLE_WARNING = "load_learner` uses Python's insecure pickle module"
 
 def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
@@ -298,7 +298,7 @@ def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
                         "or put it on sys.path, before loading") from e
     raise DataError(f"cannot load {path}: fastai's load_learner failed")
 
-# %% ../nbs/09_learner.ipynb #c023
+# %% ../nbs/09_learner.ipynb #xc023
 def history(learn:Learner) -> dict:
     "Per-epoch lists from `learn.recorder`: train_loss, train_accuracy, valid_loss, valid_accuracy (NaN for epochs not tested)."
     names = [n for n in learn.recorder.metric_names[1:] if n != 'time']

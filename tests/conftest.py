@@ -1,4 +1,4 @@
-import contextlib, os, socket, subprocess, sys, time, urllib.error, urllib.request
+import contextlib, os, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,22 @@ def cifar_data(request, tmp_path_factory) -> Path:
     return synthetic_cifar10(tmp_path_factory.mktemp('synthetic')/'cifar10', n_train=100, n_test=100, ext='jpg')
 
 
+@pytest.fixture(scope='session')
+def small_model(tmp_path_factory) -> tuple:
+    "A small fast-recipe model trained one epoch on synthetic data, shipped as a weights file and an ONNX file: (folder with m.safetensors and m.onnx, its test images)."
+    from cifar_fast.augment import cifar_dls
+    from cifar_fast.learner import cifar_learner
+    from cifar_fast.onnx import export_onnx
+    from cifar_fast.recipes import get_recipe
+    d = tmp_path_factory.mktemp('small-model')
+    r = get_recipe('fast', bs=40, epochs=1, widths=(8, 16, 16), precision='fp32')
+    learn = cifar_learner(cifar_dls(synthetic_cifar10(d/'fake', n_train=4, n_test=2), recipe=r, seed=0), recipe=r)
+    with learn.no_logging(): learn.fit_recipe()
+    learn.export_weights(d/'m.safetensors')
+    export_onnx(learn, d/'m.onnx')
+    return d, sorted((d/'fake'/'test').rglob('*.png'))
+
+
 FAST_SMALL = ['--recipe', 'fast', '--subset', '100', '--bs', '100', '--epochs', '4', '--widths', '32,64,64', '--seed', '0',
               '--precision', 'fp32']
 
@@ -94,3 +110,25 @@ def fast_model(cifar_data, tmp_path_factory):
     r = run('train', '--data', cifar_data, *FAST_SMALL, '--out', d/'fast.pkl', '--report', d/'report', '--tensorboard', d/'tb')
     assert r.returncode == 0, r.stderr
     return d, r.stdout
+
+
+# Headless Chromium (Debian's chromium and chromium-driver), driven by Selenium: for the demo, the report page and the docs site.
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+DRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1280,1600']
+
+
+@pytest.fixture(scope='module')
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        pytest.skip('headless Chromium is not installed here (apt-get install chromium chromium-driver; .ci/run does)')
+    webdriver = pytest.importorskip('selenium.webdriver', reason="selenium is not installed (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    for flag in FLAGS: options.add_argument(flag)
+    options.binary_location = CHROMIUM
+    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)  # a driver of our own: selenium downloads none
+    yield driver
+    driver.quit()

@@ -1,7 +1,6 @@
 """The demo app and the report page in a real browser: headless Chromium (Debian's chromium and chromium-driver), driven
 by Selenium. Skipped, saying why, where the browser is not installed; `.ci/run` installs it."""
-import io, shutil
-from pathlib import Path
+import io
 
 import numpy as np
 import pytest
@@ -12,27 +11,6 @@ from cifar_fast.data import cifar_files
 from cifar_fast.inference import load_classifier
 
 pytestmark = pytest.mark.slow  # every test here trains or serves a model
-
-CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-DRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
-FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1280,1600']
-
-
-@pytest.fixture(scope='module')
-def browser():
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        pytest.skip('headless Chromium is not installed here (apt-get install chromium chromium-driver; .ci/run does)')
-    webdriver = pytest.importorskip('selenium.webdriver', reason="selenium is not installed (pip install -e '.[dev]')")
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    for flag in FLAGS: options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)  # a driver of our own: selenium downloads none
-    yield driver
-    driver.quit()
-
 
 def _errors(browser) -> list:
     "The browser console's errors since the last call."

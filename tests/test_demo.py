@@ -12,25 +12,12 @@ pytestmark = pytest.mark.slow  # every test here trains or serves a model
 pytest.importorskip('gradio_client', reason="the demo extra is not installed (pip install -e '.[dev]')")
 
 
-@pytest.fixture(scope='module')
-def weights(tmp_path_factory):
-    "A small fast-recipe model on synthetic data, as a weights file, and its test images."
-    from cifar_fast.augment import cifar_dls
-    from cifar_fast.data import synthetic_cifar10
-    from cifar_fast.learner import cifar_learner
-    from cifar_fast.recipes import get_recipe
-    d = tmp_path_factory.mktemp('demo')
-    r = get_recipe('fast', bs=40, epochs=1, widths=(8, 16, 16), precision='fp32')
-    learn = cifar_learner(cifar_dls(synthetic_cifar10(d/'fake', n_train=4, n_test=2), recipe=r, seed=0), recipe=r)
-    with learn.no_logging(): learn.fit_recipe()
-    return learn.export_weights(d/'m.safetensors'), sorted((d/'fake'/'test').rglob('*.png'))
-
-
-def test_predict_endpoint_under_load(weights, tmp_path):
+def test_predict_endpoint_under_load(small_model, tmp_path):
     "200 requests from 8 threads, one in four a file that is not an image: every one answered as `predict` answers, the server serving on, no traceback, no upload left."
     from gradio_client import Client, handle_file
     from cifar_fast.inference import load_classifier
-    model, images = weights
+    d, images = small_model
+    model = d/'m.safetensors'
     bad = tmp_path/'notes.png'
     bad.write_text('this is not an image')
     files = [bad if i % 4 == 3 else images[i % len(images)] for i in range(200)]

@@ -122,20 +122,6 @@ def test_loading_failures_are_clear(real_models, tmp_path):
         with pytest.raises(ValueError, match=message): classifier_from_file(tmp_path/name)
 
 
-@pytest.fixture(scope='module')
-def shipped(tmp_path_factory):
-    "A small fast-recipe model on synthetic data, as a weights file and an ONNX file, and one test image."
-    from cifar_fast.data import synthetic_cifar10
-    from cifar_fast.onnx import export_onnx
-    from cifar_fast.recipes import get_recipe
-    d = tmp_path_factory.mktemp('shipped')
-    r = get_recipe('fast', bs=40, epochs=1, widths=(8, 16, 16), precision='fp32')
-    learn = cifar_learner(cifar_dls(synthetic_cifar10(d/'fake', n_train=4, n_test=1), recipe=r, seed=0), recipe=r)
-    learn.export_weights(d/'m.safetensors')
-    export_onnx(learn, d/'m.onnx')
-    return d, next((d/'fake'/'test').rglob('*.png'))
-
-
 PREDICT_IN_CHILD = """import sys
 if sys.argv[1] == 'no-torch': sys.modules['torch'] = None  # importing torch fails, as on a server without it
 from cifar_fast.cli import main
@@ -153,9 +139,10 @@ def _timed(*args) -> tuple:
 
 
 @pytest.mark.slow
-def test_predict_imports_only_what_the_file_needs(shipped):
+def test_predict_imports_only_what_the_file_needs(small_model):
     "One image, whole process: ONNX without torch (importing it fails) within 2 s and 300 MB; weights within torch's import time + 2 s, no fastai."
-    d, image = shipped
+    d, images = small_model
+    image = images[0]
     want = load_classifier(d/'m.safetensors').predict(image).label
     torch_s = min(_timed('-c', 'import torch')[0] for _ in range(2))
     onnx_s, r = min((_timed('-c', PREDICT_IN_CHILD, 'no-torch', str(d/'m.onnx'), str(image)) for _ in range(2)), key=lambda x: x[0])
