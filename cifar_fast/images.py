@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .core import DataError
+from .core import BadValue, DataError
 
 # %% auto #0
 __all__ = ['CIFAR10_SIZE', 'LARGE_BYTES', 'MAX_DECODE_BYTES', 'IMAGE_EXTENSIONS', 'image_array', 'image_files', 'describe',
@@ -120,7 +120,7 @@ def reflect_index(n:int, pad:int) -> np.ndarray:
 
 def tta_views(level:int, h:int=CIFAR10_SIZE, w:int=CIFAR10_SIZE) -> list:
     "The views of test-time augmentation `level` (0, 1 or 2) of an `h`x`w` image: (weight, row indices, column indices), weights summing to 1."
-    if level not in (0, 1, 2): raise ValueError(f"TTA level must be 0, 1 or 2, got {level!r}")
+    if level not in (0, 1, 2): raise BadValue(f"TTA level must be 0, 1 or 2, got {level!r}")
     rows, cols = reflect_index(h, 1), reflect_index(w, 1)
     shifts = [(1., rows[1:h + 1], cols[1:w + 1])]
     if level == 2: shifts = [(.5, *shifts[0][1:]), (.25, rows[:h], cols[:w]), (.25, rows[2:], cols[2:])]

@@ -52,7 +52,7 @@ def test_show_augmentations_shows_the_recipe(real_data, tmp_path):
     "Each row: the training image itself, then versions that the era recipe can make of it, and no others."
     fig = show_augmentations(real_data, n_images=2, n_augs=4, seed=0)
     fig.savefig(tmp_path/'augs.png')
-    assert Image.open(tmp_path/'augs.png').size == (750, 320)
+    assert np.asarray(Image.open(tmp_path/'augs.png').convert('L')).std() > 10  # a picture was written, not a blank page
     shown = [np.asarray(ax.images[0].get_array()) for ax in fig.axes]
     titles = [ax.get_title() for ax in fig.axes]
     for row in range(2):
