@@ -92,9 +92,13 @@ class CudaGraphs(Callback):
         key = self._key()
         g = self.graphs.get(key)
         if g is None:
-            if self.eager < self.warmup:
+            if self.eager < self.warmup:  # on a side stream, as PyTorch asks before capturing a backward pass
                 self.eager += 1
-                return Learner._do_one_batch(learn)
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side): Learner._do_one_batch(learn)
+                torch.cuda.current_stream().wait_stream(side)
+                return
             try: g = self.graphs[key] = self._capture()
             except RuntimeError as e:
                 self.active = self._off(f"capturing the step failed ({str(e).splitlines()[0]})")
