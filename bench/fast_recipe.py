@@ -172,10 +172,11 @@ def main():
     p.add_argument('--peer-precision', choices=['auto', 'as-is', 'fp32'], default='auto')
     p.add_argument('--throughput', action='store_true')
     p.add_argument('--no-cuda-graphs', action='store_true', help='train without CUDA graphs (on a GPU)')
+    p.add_argument('--recipe', default='fast', help='the recipe to time: fast (default) or muon')
     p.add_argument('--batches', type=int, default=3)
     p.add_argument('--repeats', type=int, default=3)
     args = p.parse_args()
-    recipe = get_recipe('fast', cuda_graphs=not args.no_cuda_graphs, **({} if args.epochs == 'all' else {'epochs': int(args.epochs)}))
+    recipe = get_recipe(args.recipe, cuda_graphs=not args.no_cuda_graphs, **({} if args.epochs == 'all' else {'epochs': int(args.epochs)}))
     print(f"{recipe}\n{os.cpu_count()} CPUs, {torch.get_num_threads()} threads, native bf16: {cpu_has_bf16()}", flush=True)
     if args.throughput: return throughput(args, recipe)
 

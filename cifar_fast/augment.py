@@ -58,8 +58,8 @@ class AlbumentationsTransform(DisplayedTransform):
 CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_MEAN)
 
 def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cutout:float=ERA.p_cutout,
-             hole:int=ERA.hole) -> A.Compose:
-    "The reference augmentation: reflect-pad by `pad`, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
+             hole:int=ERA.hole):
+    "An `albumentations.Compose`, the reference augmentation: reflect-pad by `pad`, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
     import albumentations as A, cv2  # here, not at the top: the fast recipe never needs them (half a second of start-up)
     size = CIFAR10_SIZE
     return A.Compose([

@@ -5,7 +5,6 @@
 # %% ../nbs/03_data.ipynb #c002
 from __future__ import annotations
 import hashlib, json, multiprocessing, os, random, shutil, sys, tarfile, tempfile, warnings
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from .images import CIFAR10_SIZE, image_array, image_files
 with quiet_imports():
     from fastai.data.block import CategoryBlock, DataBlock, TransformBlock
     from fastai.data.core import DataLoaders
-    from fastai.data.transforms import IntToFloatTensor, Normalize, get_image_files, parent_label
+    from fastai.data.transforms import IntToFloatTensor, Normalize, parent_label
     from fastai.vision.core import PILImage
     from fasttransform import Transform
 try: import simplejpeg  # libjpeg-turbo, without Pillow's per-image overhead
@@ -116,7 +115,9 @@ def _extract(archive:Path, cache_dir=None) -> Path:
 def get_cifar10(source=None, cache_dir=None) -> Path:
     "Folder with CIFAR-10 in fastai's layout from `source`: None (`CIFAR_FAST_DATA`, else download), a folder or a tar archive."
     if source is None: source = os.environ.get('CIFAR_FAST_DATA') or None
-    if source is None: return check_cifar_layout(untar_data(URLs.CIFAR))
+    if source is None:
+        from fastai.data.external import URLs, untar_data  # needs the internet: only when nothing else is given
+        return check_cifar_layout(untar_data(URLs.CIFAR))
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"CIFAR-10 data not found at {source}: expected a folder or a .tgz/.tar.gz/.tar archive")

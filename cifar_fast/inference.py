@@ -8,7 +8,7 @@ import os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import BadValue, DataError, quiet_imports
+from .core import BadValue, DataError
 from .classifier import Classifier, Predictor
 
 # %% auto #0

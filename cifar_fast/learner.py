@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.amp import GradScaler
 from fastcore.basics import store_attr
 from fastcore.foundation import L, patch
@@ -20,19 +19,19 @@ from .core import BadValue, DataError, amp_dtype, atomic_write, precision_autoca
 from .recipes import ERA, get_recipe
 from .model import cifar_model, unwrap
 from .weights import save_weights
-from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter, nesterov_sgd
+from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter
 from .loop import CudaGraphs  # and fastai's loop with less host work per batch, for every learner
 with quiet_imports():
     from fastai.callback.core import Callback, CancelValidException
     from fastai.callback.channelslast import ChannelsLast
     from fastai.callback.fp16 import AMPMode, MixedPrecision
     from fastai.callback.progress import ProgressCallback
-    from fastai.callback.schedule import ParamScheduler, SchedLin, combine_scheds, fit_one_cycle, lr_find  # patches Learner.fit_one_cycle, lr_find
+    import fastai.callback.schedule  # patches Learner.fit_one_cycle and lr_find
+    from fastai.callback.schedule import ParamScheduler, SchedLin, combine_scheds
     from fastai.data.transforms import Normalize
     from fastai.learner import Learner, load_learner
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy
-    from fastai.optimizer import Adam
     from fastai.torch_core import TensorImage, rank_distrib
     from fastprogress.core import IN_NOTEBOOK
 

@@ -5,7 +5,8 @@ from PIL import Image
 
 from cifar_fast.augment import CIFAR10_MEAN_PIXEL, cifar_dls, show_augmentations
 from cifar_fast.recipes import CIFAR10_MEAN, CIFAR10_STD, ERA, ERA_STD
-from cifar_fast.data import CIFAR10_CLASSES, cifar_files, get_image_files, image_array
+from cifar_fast.data import CIFAR10_CLASSES, cifar_files, image_array
+from fastai.data.transforms import get_image_files
 
 
 def test_full_archive_layout(real_data):
