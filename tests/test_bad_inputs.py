@@ -121,7 +121,7 @@ ROWS = [
                      d/'test'/'cat'/'0000.png'], 2, "was written by a newer cifar_fast (9.0.0, format cifar_fast.weights/9", None),
     ('other-architecture', 'weights for an architecture this cifar_fast does not know: an error naming it',
      lambda d, tmp: ['evaluate', weights_with(tmp/'w.safetensors', tmp/'vgg.safetensors', arch='VGG16'), '--data', d], 2,
-     "holds weights for a VGG16 model, which this cifar_fast cannot build (it knows CustomResNet, AirbenchNet)", None),
+     "holds weights for a VGG16 model, which this cifar_fast cannot build (it knows CustomResNet, AirbenchNet, AirbenchMuonNet)", None),
     ('predict-folder', '`predict` on a folder: every image under it, in name order',
      lambda d, tmp: ['predict', tmp/'w.safetensors', d/'test'/'cat'], 0, None, "{d}/test/cat/0000.png  "),
     ('predict-huge-jpeg', '`predict` on a 12000x12000 JPEG: decoded at 1/8 scale, predicted (memory bounded, no warning)',
