@@ -77,7 +77,10 @@ class AutoProgress(ProgressCallback):
 
     def before_epoch(self):
         self.t0 = time.perf_counter()
-        if self.drawing: super().before_epoch()
+        if not self.drawing: return
+        bar = getattr(getattr(self, 'mbar', None), 'main_bar', None)
+        if bar is not None and not hasattr(bar, 'start_t'): bar.update(0)  # a resumed fit starts after epoch 0: start the bar's clock
+        super().before_epoch()
     def before_train(self):
         if self.drawing: super().before_train()
     def before_validate(self):

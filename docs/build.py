@@ -1,7 +1,7 @@
 """Build cifar_fast's documentation site, offline, from the notebooks: `python docs/build.py [--execute all|index|none] [--out _site]`.
 
 The notebooks in `nbs/` are copied to `_docs/` (both git-ignored, like the site), their nbdev directives turned into what
-myst-nb understands (`#| hide` cells left out of the pages, `#| eval: false` cells not run, the `#|` lines themselves
+myst-nb understands (`#| hide` cells run but left out of the pages, `#| eval: false` cells not run, the `#|` lines themselves
 not shown), a page of the API of every module is added (autodoc: every public name with its signature and docstring),
 and Sphinx builds the HTML with myst-nb, executing the notebooks as it goes (`--execute index`: only the tour, for a
 quick build; `none`: none). The tour uses the real CIFAR-10 when `CIFAR_FAST_DATA` is set, synthetic images otherwise.
@@ -15,13 +15,13 @@ MODULES = ['core', 'recipes', 'images', 'data', 'augment', 'model', 'weights', '
 
 
 def page(cells:list) -> list:
-    "A notebook's cells as pages show them: hidden cells out, cells not to run tagged, nbdev's directive lines dropped."
+    "A notebook's cells as pages show them: hidden cells run but not shown, cells not to run tagged, nbdev's directive lines dropped."
     out = []
     for c in cells:
         src = ''.join(c['source'])
         directives = re.findall(r'^#\|\s*(.+)$', src, re.M) if c['cell_type'] == 'code' else []
-        if any(d.strip() == 'hide' for d in directives): continue
         tags = set(c.get('metadata', {}).get('tags', []))
+        if any(d.strip() == 'hide' for d in directives): tags.add('remove-cell')  # run (imports, helpers), not shown
         if any(d.replace(' ', '') == 'eval:false' for d in directives): tags.add('skip-execution')
         if c['cell_type'] == 'code':
             src = re.sub(r'^#\|.*\n?', '', src, flags=re.M)
