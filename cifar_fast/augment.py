@@ -60,7 +60,7 @@ CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_MEAN)
 def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cutout:float=ERA.p_cutout,
              hole:int=ERA.hole):
     "An `albumentations.Compose`, the reference augmentation: reflect-pad by `pad`, random-crop 32, horizontal flip, one `hole`x`hole` cutout of the mean."
-    import albumentations as A, cv2  # here, not at the top: the fast recipe never needs them (half a second of start-up)
+    with quiet_imports(): import albumentations as A, cv2  # here, not at the top: the fast recipe never needs them (half a second of start-up)
     size = CIFAR10_SIZE
     return A.Compose([
         A.PadIfNeeded(min_height=size + 2 * pad, min_width=size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
@@ -74,7 +74,7 @@ def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cut
 def albumentations_tfms(augs='era', seed:int|None=None, recipe='era') -> list:
     "Item transforms for `augs`: `'era'` (`era_augs` with `recipe`'s numbers), `None` (no augmentation) or an `albumentations.Compose`."
     if augs is None: return []
-    import albumentations as A
+    with quiet_imports(): import albumentations as A
     if isinstance(augs, str):
         if augs != 'era': raise BadValue(f"unknown augmentation recipe {augs!r}: use 'era', 'batch', None or an albumentations.Compose")
         r = get_recipe(recipe)

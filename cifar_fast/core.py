@@ -21,6 +21,7 @@ def quiet_imports():
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
         warnings.filterwarnings('ignore', message=".*mode.chained_assignment")  # fastai.tabular sets a pandas 3-deprecated option
+        warnings.filterwarnings('ignore', message='IProgress not found')  # tqdm.auto in a Jupyter kernel without ipywidgets
         yield
 
 # %% ../nbs/00_core.ipynb #n002

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #c002
 from __future__ import annotations
-import pickle, sys, time, warnings, zipfile
+import os, pickle, sys, time, warnings, zipfile
 from functools import partial
 from pathlib import Path
 
@@ -58,7 +58,9 @@ def precision_cbs(precision:str='auto', device=None, channels_last:bool=True) ->
 
 # %% ../nbs/09_learner.ipynb #c010
 def interactive() -> bool:
-    "Whether someone watches the output: stdout is a terminal, or this runs in a notebook."
+    "Whether someone watches the output: stdout is a terminal, or this runs in a notebook; `CIFAR_FAST_PROGRESS=bars` or `=lines` decides instead."
+    forced = os.environ.get('CIFAR_FAST_PROGRESS')
+    if forced in ('bars', 'lines'): return forced == 'bars'
     return IN_NOTEBOOK or (hasattr(sys.stdout, 'isatty') and sys.stdout.isatty())
 
 class AutoProgress(ProgressCallback):

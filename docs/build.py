@@ -69,7 +69,8 @@ def main():
     (src/'api.md').write_text('\n'.join(api))
     env = {**os.environ, 'CIFAR_FAST_DOCS_EXECUTE_MODE': 'off' if args.execute == 'none' else 'force',
            'CIFAR_FAST_DOCS_SKIP': ','.join(f'{n}.ipynb' for n in names) if args.execute == 'index' else '',
-           'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}  # figures as PNG outputs, as in Jupyter
+           'MPLBACKEND': 'module://matplotlib_inline.backend_inline',  # figures as PNG outputs, as in Jupyter
+           'CIFAR_FAST_PROGRESS': 'lines'}  # training shows a plain line per epoch: a static page cannot animate bars
     r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', 'auto', str(src), args.out], env=env, cwd=src)
     if r.returncode: sys.exit(r.returncode)
     print(f"built {args.out}/index.html ({len(names) + 2} pages, notebooks executed: {args.execute}) in {time.perf_counter() - t0:.0f}s")
