@@ -20,14 +20,14 @@ from .images import CIFAR10_SIZE, image_array, reflect_index
 from .data import cifar_dataloaders, decoded_cache, get_cifar10
 with quiet_imports():
     from fastai.data.core import DataLoaders, TfmdDL
-    from fastai.data.transforms import Categorize, ToTensor, get_image_files
+    from fastai.data.transforms import Categorize, Normalize, ToTensor, get_image_files
     from fastai.torch_core import TensorCategory, TensorImage, retain_type
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'albumentations_pipelines',
-           'batch_translate', 'batch_cutout', 'BatchAugDL', 'cifar_dls', 'show_augmentations']
+           'batch_translate', 'batch_cutout', 'batch_jitter', 'BatchAugDL', 'cifar_dls', 'show_augmentations']
 
 # %% ../nbs/04_augment.ipynb #c005
 class AlbumentationsTransform(DisplayedTransform):
@@ -113,15 +113,23 @@ def batch_cutout(x:torch.Tensor, hole:int, p:float, fill, generator=None) -> tor
               & ((xs >= x0[:, None]) & (xs < x0[:, None] + hole))[:, None, None, :] & cut[:, None, None, None])
     return torch.where(inside, torch.as_tensor(fill, dtype=x.dtype, device=x.device).view(1, c, 1, 1), x)
 
+def batch_jitter(x:torch.Tensor, brightness:float, contrast:float, mean, std, generator=None) -> torch.Tensor:
+    "Colour jitter of the images `x` (N x C x H x W, pixels 0-255): each image's normalised values `y = (x - mean) / std` become `(y + b) * c`, `b` drawn in [-`brightness`, `brightness`], `c` in [1 - `contrast`, 1 + `contrast`]; returned as float pixels (not clipped), which fastai's `IntToFloatTensor` and `Normalize` take as they take uint8."
+    n = len(x)
+    b, c = ((torch.rand(n, 1, 1, 1, generator=generator, device=x.device) * 2 - 1) * r for r in (brightness, contrast))
+    mean, std = (torch.as_tensor(v, dtype=torch.float32, device=x.device).view(1, -1, 1, 1) for v in (mean, std))
+    return mean + (1 + c) * (x.float() - mean + std * b)
+
 class BatchAugDL(TfmdDL):
-    "A `TfmdDL` that stacks its items once, batches by indexing, and augments training batches on their device: alternating flips, translation, cutout."
-    def __init__(self, dataset=None, pad:int=0, p_flip:float=0., p_cutout:float=0., hole:int=8, **kwargs):
+    "A `TfmdDL` that stacks its items once, batches by indexing, and augments training batches on their device: alternating flips, translation, cutout, colour jitter."
+    def __init__(self, dataset=None, pad:int=0, p_flip:float=0., p_cutout:float=0., hole:int=8, brightness:float=0., contrast:float=0., **kwargs):
         super().__init__(dataset, **kwargs)
-        store_attr('pad,p_flip,p_cutout,hole')
+        store_attr('pad,p_flip,p_cutout,hole,brightness,contrast')
         self._stack, self._plain, self._flipped, self.epoch = None, None, None, 0
 
     def new(self, dataset=None, cls=None, **kwargs):
-        aug = {'pad': self.pad, 'p_flip': self.p_flip, 'p_cutout': self.p_cutout, 'hole': self.hole}
+        aug = {'pad': self.pad, 'p_flip': self.p_flip, 'p_cutout': self.p_cutout, 'hole': self.hole,
+               'brightness': self.brightness, 'contrast': self.contrast}
         return super().new(dataset, cls, **{**aug, **kwargs})
 
     def __getstate__(self): return {**self.__dict__, '_stack': None, '_plain': None, '_flipped': None}  # never pickle the data set
@@ -174,14 +182,21 @@ class BatchAugDL(TfmdDL):
             yield tuple(retain_type(part, kind) for part, kind in zip((x, *rest), typed))  # fastai's types, for its batch transforms
 
     def augment(self, x:torch.Tensor, idxs:torch.Tensor) -> torch.Tensor:
-        "The training batch `x` of the images at `idxs`, flipped (alternating per epoch), translated and cut out."
+        "The training batch `x` of the images at `idxs`, flipped (alternating per epoch), translated, cut out and colour-jittered."
         if self.p_flip:
             if self._flipped is None: self._flipped = torch.rand(self.n, generator=self._gen, device=x.device) < self.p_flip
             flip = self._flipped[idxs] ^ (self.epoch % 2 == 0)  # epoch 1 as drawn, epoch 2 the other way, ...
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         if self.pad: x = batch_translate(x, self.pad, self._gen)
         if self.p_cutout: x = batch_cutout(x, self.hole, self.p_cutout, CIFAR10_MEAN_PIXEL, self._gen)
+        if self.brightness or self.contrast: x = batch_jitter(x, self.brightness, self.contrast, *self.pixel_stats(), self._gen)
         return x
+
+    def pixel_stats(self) -> tuple:
+        "The mean and std that the batch pipeline's `Normalize` divides by, in pixels (0-255), where it holds them (no copy to the host): what colour jitter is measured in; 0 and 255 without a `Normalize`."
+        norm = next((f for f in self.after_batch.fs if isinstance(f, Normalize)), None)
+        if norm is None: return 0., 255.
+        return 255 * norm.mean.flatten(), 255 * norm.std.flatten()
 
 # %% ../nbs/04_augment.ipynb #c018
 @delegates(cifar_dataloaders, but=['item_tfms'])
@@ -192,7 +207,7 @@ def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwar
     kwargs = {'bs': r.bs, 'stats': r.stats, **kwargs}
     if augs == 'batch':
         return cifar_dataloaders(path, seed=seed, dl_type=BatchAugDL, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout,
-                                 hole=r.hole, **kwargs)
+                                 hole=r.hole, brightness=r.brightness, contrast=r.contrast, **kwargs)
     return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed, recipe=r), seed=seed, **kwargs)
 
 # %% ../nbs/04_augment.ipynb #c024

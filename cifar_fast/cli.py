@@ -10,8 +10,9 @@ from pathlib import Path
 from .core import PRECISIONS, CifarFastError, DataError, DataWarning, atomic_write
 
 # %% auto #0
-__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'lr_max_arg', 'widths_arg', 'tta_flag',
-           'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd', 'export_onnx_cmd', 'demo_cmd']
+__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'epochs_arg', 'lr_max_arg',
+           'widths_arg', 'tta_flag', 'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
+           'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/20_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -69,6 +70,13 @@ def positive_int(s:str) -> int:
     except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
     if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
     return v
+
+def epochs_arg(s:str) -> int|float:
+    "argparse type: a positive number of epochs, whole (10) or not (7.59: the last one ends part-way)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number of epochs, got {s!r}") from None
+    if not 0 < v < float('inf'): raise argparse.ArgumentTypeError(f"expected a positive number of epochs, got {s}")
+    return int(v) if v.is_integer() else v
 
 def lr_max_arg(s:str):
     "argparse type: a positive float, or 'find' (use lr_find's suggestion)."
@@ -149,7 +157,7 @@ def prepare(args) -> int:
 # %% ../nbs/20_cli.ipynb #c020
 def _add_train_args(p):
     _add_data_args(p); _add_model_args(p)
-    p.add_argument('--epochs', type=positive_int, default=None, help="epochs (default: the recipe's)")
+    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs; a fraction ends the last one part-way (default: the recipe's)")
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
     p.add_argument('--cuda-graphs', action=argparse.BooleanOptionalAction, default=None,
                    help="on a GPU, capture the training step in a CUDA graph and replay it (default: on; no effect on CPUs)")

@@ -22,7 +22,7 @@ from .weights import save_weights
 from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter
 from .loop import CudaGraphs  # and fastai's loop with less host work per batch, for every learner
 with quiet_imports():
-    from fastai.callback.core import Callback, CancelValidException
+    from fastai.callback.core import Callback, CancelTrainException, CancelValidException, TrainEvalCallback
     from fastai.callback.channelslast import ChannelsLast
     from fastai.callback.fp16 import AMPMode, MixedPrecision
     from fastai.callback.progress import ProgressCallback
@@ -36,9 +36,10 @@ with quiet_imports():
     from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['fit_era', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'fit_linear',
-           'EMALookahead', 'WhitenBias', 'ValidEvery', 'whitening_images', 'cifar_learner', 'fit_one_cycle_lr_find',
-           'learner_stats', 'export_weights', 'load_exported', 'history', 'plot_history']
+__all__ = ['fit_era', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'TrainSteps',
+           'whole_epochs', 'fit_linear', 'EMALookahead', 'WhitenBias', 'ValidEvery', 'whitening_images',
+           'cifar_learner', 'fit_one_cycle_lr_find', 'learner_stats', 'export_weights', 'load_exported', 'history',
+           'plot_history']
 
 # %% ../nbs/09_learner.ipynb #c005
 class DeviceMixedPrecision(MixedPrecision):
@@ -102,11 +103,33 @@ class AutoProgress(ProgressCallback):
         self.printer(f"epoch {log[0] + 1:>3}/{self.n_epoch}  {vals}  {time.perf_counter() - self.t0:.1f}s")
 
 # %% ../nbs/09_learner.ipynb #n007
-def fit_linear(learn:Learner, epochs:int, lr_max:float, pct_start:float=0.23, div:float=5., div_final:float=1/0.07, cbs=None, **kwargs):
-    "Train with the learning rate linear from `lr_max/div` up to `lr_max` over `pct_start` of the steps, then down to `lr_max/div_final`."
+class TrainSteps(Callback):
+    "Stop training after `n_steps` batches (the last epoch ends part-way); fastai's `pct_train`, which its schedules follow, counts to `n_steps`."
+    order = TrainEvalCallback.order + 1  # after fastai's step count, before the schedulers
+    def __init__(self, n_steps:int): self.n_steps = n_steps
+    def before_batch(self):
+        if not self.training: return
+        if self.train_iter >= self.n_steps: raise CancelTrainException  # fastai then tests as after any epoch
+        self.learn.pct_train = self.train_iter / self.n_steps
+    def after_batch(self):
+        if self.training: self.learn.pct_train = self.train_iter / self.n_steps
+    def after_train(self):  # before the Recorder's: a planned stop, so the epoch's training loss and metrics are kept
+        if self.train_iter >= self.n_steps and hasattr(self.learn, 'recorder'): self.learn.recorder.cancel_train = False
+
+def whole_epochs(learn:Learner, epochs:int|float, cbs=None) -> tuple:
+    "The whole epochs fastai's `fit` runs to train `epochs` (7.59: 8) and `cbs` with a `TrainSteps` that ends the last one part-way."
+    if float(epochs).is_integer(): return int(epochs), L(cbs)
+    n_iter = len(learn.dls.train)
+    n_steps = max(1, round(epochs * n_iter))
+    n_epoch = -(-n_steps // n_iter)
+    return n_epoch, L(cbs) + ([TrainSteps(n_steps)] if n_steps < n_epoch * n_iter else [])
+
+def fit_linear(learn:Learner, epochs:int|float, lr_max:float, pct_start:float=0.23, div:float=5., div_final:float=1/0.07, cbs=None, **kwargs):
+    "Train `epochs` (a fraction ends the last epoch part-way) with the learning rate linear from `lr_max/div` up to `lr_max` over `pct_start` of the steps, then down to `lr_max/div_final`."
     sched = (combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
              if pct_start > 0 else SchedLin(lr_max, lr_max / div_final))  # no warm-up: decay from the first step
-    learn.fit(epochs, lr_max, cbs=L(ParamScheduler({'lr': sched})) + L(cbs), **kwargs)
+    n_epoch, cbs = whole_epochs(learn, epochs, cbs)
+    learn.fit(n_epoch, lr_max, cbs=L(ParamScheduler({'lr': sched})) + cbs, **kwargs)
 
 class EMALookahead(Callback):
     "Every `every` steps, move the weights and BatchNorm statistics to their exponential average (decay `base**every * progress**3`); at the end, to the average."
@@ -125,8 +148,8 @@ class EMALookahead(Callback):
             torch._foreach_copy_(self._live, self._avg)
     def after_batch(self):  # after the step (and fastai's step count), outside a CUDA graph's captured step
         if not (self.run and self.training): return
-        step = self.train_iter
-        if step % self.every == 0: self._update(self.base ** self.every * (step / (self.n_epoch * self.n_iter)) ** 3)
+        step, steps = self.train_iter, (self.train_steps.n_steps if hasattr(self.learn, 'train_steps') else self.n_epoch * self.n_iter)
+        if step % self.every == 0: self._update(self.base ** self.every * (step / steps) ** 3)
     def after_train(self):
         if self.run and self.epoch == self.n_epoch - 1: self._update(1.0)  # the average, before the last test
     def checkpoint_state(self) -> dict: return {'avg': self.avg}  # what `cifar_fast.checkpoint` saves and restores
@@ -196,10 +219,11 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
     return learn
 
 # %% ../nbs/09_learner.ipynb #c020
-def fit_one_cycle_lr_find(learn:Learner, epochs:int=ERA.epochs, lr_max:float|None=ERA.lr_max, pct_start:float=ERA.pct_start, **kwargs) -> float:
+def fit_one_cycle_lr_find(learn:Learner, epochs:int|float=ERA.epochs, lr_max:float|None=ERA.lr_max, pct_start:float=ERA.pct_start, **kwargs) -> float:
     "fastai's `fit_one_cycle` (cosine annealing), with `lr_max=None` taken from `lr_find`'s valley suggestion. Returns lr_max."
     lr_max = _find(learn, lr_max)
-    learn.fit_one_cycle(epochs, lr_max, pct_start=pct_start, **kwargs)
+    n_epoch, cbs = whole_epochs(learn, epochs, kwargs.pop('cbs', None))
+    learn.fit_one_cycle(n_epoch, lr_max, pct_start=pct_start, cbs=cbs, **kwargs)
     return lr_max
 
 fit_era = fit_one_cycle_lr_find  # its name before cifar_fast 0.2

@@ -185,7 +185,7 @@ def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n
     kept = list(rec.values), list(rec.iters)
     written = write_interpretation(ClassificationInterpretation.from_learner(learn), dest)
     rec.values, rec.iters = kept  # fastai's get_preds records its pass as an epoch: the learner's history stays the run's
-    n_images = r.epochs * len(learn.dls.train) * r.bs
+    n_images = learn.train_iter * r.bs  # the batches trained (a fraction of an epoch included)
     metrics = {'final_test_accuracy': res.accuracy, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                'test_images': len(learn.dls.valid_ds), 'train_seconds': res.train_seconds, 'lr_find_seconds': res.lr_find_seconds,
                'ready_seconds': res.ready_seconds, 'train_images_per_s_incl_eval': n_images / res.train_seconds,

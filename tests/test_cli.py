@@ -29,7 +29,7 @@ def test_help_lists_subcommands():
     ('prepare', ['--data', '/no/such/place'], 'not found at /no/such/place'),
     ('prepare', ['--bs', '-3'], 'expected a positive integer'),
     ('prepare', ['--subset', 'many'], "expected a positive integer, got 'many'"),
-    ('train', ['--epochs', '-1'], 'expected a positive integer, got -1'),
+    ('train', ['--epochs', '-1'], 'expected a positive number of epochs, got -1'),
     ('train', ['--lr-max', 'fast'], "expected a positive number or 'find', got 'fast'"),
     ('train', ['--widths', '64,0'], 'expected comma-separated positive integers'),
     ('train', ['--widths', '64,128', '--bs', '16'], 'widths must be four positive channel counts'),
