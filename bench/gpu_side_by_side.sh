@@ -4,7 +4,7 @@
 #   OUT=/tmp/gpu-out bash bench/gpu_side_by_side.sh            # on the GPU
 #   SMOKE=1 bash bench/gpu_side_by_side.sh                     # on a CPU: every step once, tiny, to check the script
 # 1. the fast recipe (cifar_fast's Learner, CUDA graphs on) and upstream airbench94, 5 seeds each, interleaved, same JPEG tensors;
-# 2. upstream airbench94_muon, 5 runs after its own warm-up (compile), and cifar_fast's muon recipe, 5 seeds;
+# 2. upstream airbench94_muon and hiverge's cifar10-speedrun, 5 runs each after their own warm-up (compile), and cifar_fast's muon recipe, 5 seeds;
 # 3. the whole `cifar-fast train --recipe fast` command: cold (empty cache) and warm;
 # 4. the fast recipe without CUDA graphs (--no-cuda-graphs), 5 seeds, for the graphs' effect;
 # 5. bench/overhead.py on the GPU with the recipe's own net (widths 64,256,256, batch 1024, bf16).
@@ -20,6 +20,7 @@ export CIFAR_FAST_CACHE=$OUT/cache
 $PY "$PEERS/cifar_jpg_tensors.py" "$ARCHIVE" "$OUT/peers/cifar10" > "$OUT/tensors.txt" 2>&1
 (cd bench && $PY fast_recipe.py --data "$ARCHIVE" --seeds $SEEDS --epochs $EPOCHS "${SUB[@]}" --peer "$PEER") > "$OUT/1_fast_vs_airbench94.txt" 2>&1
 [ "${SMOKE:-}" = 1 ] || $PY "$PEERS/gpu/run_peer.py" "$PEERS/gpu/airbench94_muon.py" "$OUT/peers" --runs 5 > "$OUT/2_airbench94_muon.txt" 2>&1
+[ "${SMOKE:-}" = 1 ] || $PY "$PEERS/gpu/run_peer.py" "$PEERS/gpu/cifar10_speedrun.py" "$OUT/peers" --runs 5 > "$OUT/2_cifar10_speedrun.txt" 2>&1
 (cd bench && $PY fast_recipe.py --recipe muon --data "$ARCHIVE" --seeds $SEEDS --epochs $EPOCHS "${SUB[@]}" --peer none) > "$OUT/2_muon_recipe.txt" 2>&1
 for run in cold warm; do
   [ $run = cold ] && rm -rf "$OUT/cache"
