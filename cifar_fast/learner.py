@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #c002
 from __future__ import annotations
-import os, pickle, sys, time, warnings, zipfile
+import math, os, pickle, sys, time, warnings, zipfile
 from functools import partial
 from pathlib import Path
 
@@ -104,9 +104,12 @@ class AutoProgress(ProgressCallback):
 
 # %% ../nbs/09_learner.ipynb #n007
 class TrainSteps(Callback):
-    "Stop training after `n_steps` batches (the last epoch ends part-way); fastai's `pct_train`, which its schedules follow, counts to `n_steps`."
+    "Stop training after `epochs` x (batches an epoch) batches, rounded up: the last epoch ends part-way; fastai's `pct_train`, which its schedules follow, counts to those steps."
     order = TrainEvalCallback.order + 1  # after fastai's step count, before the schedulers
-    def __init__(self, n_steps:int): self.n_steps = n_steps
+    def __init__(self, epochs:float): self.epochs, self.n_steps = epochs, None
+    def before_fit(self): self.n_steps = None
+    def before_train(self):  # the loader as this process trains on it (a data-parallel run's slice included)
+        if self.n_steps is None: self.n_steps = max(1, math.ceil(self.epochs * len(self.dl)))
     def before_batch(self):
         if not self.training: return
         if self.train_iter >= self.n_steps: raise CancelTrainException  # fastai then tests as after any epoch
@@ -116,19 +119,16 @@ class TrainSteps(Callback):
     def after_train(self):  # before the Recorder's: a planned stop, so the epoch's training loss and metrics are kept
         if self.train_iter >= self.n_steps and hasattr(self.learn, 'recorder'): self.learn.recorder.cancel_train = False
 
-def whole_epochs(learn:Learner, epochs:int|float, cbs=None) -> tuple:
+def whole_epochs(epochs:int|float, cbs=None) -> tuple:
     "The whole epochs fastai's `fit` runs to train `epochs` (7.59: 8) and `cbs` with a `TrainSteps` that ends the last one part-way."
     if float(epochs).is_integer(): return int(epochs), L(cbs)
-    n_iter = len(learn.dls.train)
-    n_steps = max(1, round(epochs * n_iter))
-    n_epoch = -(-n_steps // n_iter)
-    return n_epoch, L(cbs) + ([TrainSteps(n_steps)] if n_steps < n_epoch * n_iter else [])
+    return math.ceil(epochs), L(cbs) + [TrainSteps(epochs)]
 
 def fit_linear(learn:Learner, epochs:int|float, lr_max:float, pct_start:float=0.23, div:float=5., div_final:float=1/0.07, cbs=None, **kwargs):
     "Train `epochs` (a fraction ends the last epoch part-way) with the learning rate linear from `lr_max/div` up to `lr_max` over `pct_start` of the steps, then down to `lr_max/div_final`."
     sched = (combine_scheds([pct_start, 1 - pct_start], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div_final)])
              if pct_start > 0 else SchedLin(lr_max, lr_max / div_final))  # no warm-up: decay from the first step
-    n_epoch, cbs = whole_epochs(learn, epochs, cbs)
+    n_epoch, cbs = whole_epochs(epochs, cbs)
     learn.fit(n_epoch, lr_max, cbs=L(ParamScheduler({'lr': sched})) + cbs, **kwargs)
 
 class EMALookahead(Callback):
@@ -222,7 +222,7 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
 def fit_one_cycle_lr_find(learn:Learner, epochs:int|float=ERA.epochs, lr_max:float|None=ERA.lr_max, pct_start:float=ERA.pct_start, **kwargs) -> float:
     "fastai's `fit_one_cycle` (cosine annealing), with `lr_max=None` taken from `lr_find`'s valley suggestion. Returns lr_max."
     lr_max = _find(learn, lr_max)
-    n_epoch, cbs = whole_epochs(learn, epochs, kwargs.pop('cbs', None))
+    n_epoch, cbs = whole_epochs(epochs, kwargs.pop('cbs', None))
     learn.fit_one_cycle(n_epoch, lr_max, pct_start=pct_start, cbs=cbs, **kwargs)
     return lr_max
 
