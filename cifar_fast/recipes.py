@@ -52,7 +52,7 @@ class Recipe:
         pos_ints = {'bs': self.bs, 'hole': self.hole}
         for k, v in pos_ints.items():
             if not (isinstance(v, int) and v >= 1): raise BadValue(f"recipe {self.name}: {k} must be a positive integer, got {v!r}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, float)) or not self.epochs > 0:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, float)) or not 0 < self.epochs < float('inf'):
             raise BadValue(f"recipe {self.name}: epochs must be a positive number, got {self.epochs!r}")
         for k in ('pad', 'whiten_bias_epochs', 'lookahead_every', 'valid_every'):
             if not (isinstance(getattr(self, k), int) and getattr(self, k) >= 0):

@@ -61,3 +61,19 @@ def test_two_machines_on_loopback(fake, tmp_path):
     for rank, (rc, out, err) in enumerate(done): assert rc == 0, (rank, err[-3000:])
     assert 'weights identical on all 2 processes' in done[0][1]
     assert (tmp_path/'node0'/'m.safetensors').exists() and not (tmp_path/'node1'/'m.safetensors').exists()  # rank 0 writes
+
+
+def test_two_processes_muon_part_epoch(request, fake, tmp_path):
+    "The muon recipe data-parallel for 1.5 epochs: each process stops half-way through its slice's second epoch, with the same weights."
+    data = data_args(request, fake)
+    args = ['train', *data, '--recipe', 'muon', '--bs', '20', '--epochs', '1.5', '--lr-max', '1e-3', '--widths', '8,16,16',
+            '--seed', '0', '--precision', 'fp32', '--out', str(tmp_path/'m.pkl'), '--report', str(tmp_path/'report'),
+            '--tensorboard', str(tmp_path/'tb'), '--num-processes', '2']
+    r = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert [l.split()[1] for l in r.stdout.splitlines() if l.startswith('epoch ')] == ['1/2', '2/2'], r.stdout
+    assert 'weights identical on all 2 processes' in r.stdout, r.stdout
+    m = json.loads((tmp_path/'report'/'metrics.json').read_text())
+    per_epoch = m['train_images'] // 2 // 20  # batches of each rank's half
+    tb = read_tensorboard(tmp_path/'tb')
+    assert (tb.tag == 'train_loss').sum() == -(-3 * per_epoch // 2), tb.tag.value_counts()  # 1.5 epochs of its own slice, rounded up
