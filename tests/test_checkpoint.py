@@ -20,6 +20,7 @@ KILLER = textwrap.dedent('''
     with quiet_imports(): from fastai.learner import Learner
     from cifar_fast.cli import main
     at, sig, n = int(sys.argv[1]), getattr(signal, sys.argv[2]), [0]
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even if whatever started this process ignores SIGINT
     one_batch = Learner._do_one_batch
     def counting(self):
         if self.training:
