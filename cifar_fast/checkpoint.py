@@ -199,17 +199,17 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, where:str): super().__init__(where); self.where = where
 
 class StopOnNaN(Callback):
-    "Raise `TrainingDiverged` when the training loss is NaN or infinite: on the CPU before its backward pass, naming the epoch and batch; on a GPU at the end of the epoch (a check per batch would make the host wait for the GPU at every step)."
+    "Raise `TrainingDiverged` when the training loss is NaN or infinite: on the CPU before its backward pass, naming the epoch and batch; on a GPU, or when a CUDA graph steps, at the end of the epoch (a check per batch would make the host wait for the device at every step, and a captured step cannot read a value on the host)."
     order = 5
-    graph_safe = True
-    def before_fit(self): self.bad = None
+    graph_safe = True  # on the deferred path its work at after_loss is device work into a tensor made before the fit
+    def before_fit(self):
+        device = next(self.learn.model.parameters()).device
+        self.deferred = device.type == 'cuda' or getattr(self.learn, 'graphed', None) is not None
+        self.bad = torch.zeros((), dtype=torch.bool, device=device) if self.deferred else None
     def after_loss(self):
         if not self.training or hasattr(self.learn, 'lr_finder'): return
-        if self.loss.is_cuda:  # noted on the device, read at the epoch's end
-            finite = torch.isfinite(self.loss.detach()).all()
-            if self.bad is None: self.bad = torch.zeros((), dtype=torch.bool, device=self.loss.device)
-            self.bad |= ~finite
+        if self.deferred: self.bad.logical_or_(~torch.isfinite(self.loss.detach()).all())  # noted on the device, read at the epoch's end
         elif not torch.isfinite(self.loss).all():
             raise TrainingDiverged(f"the training loss became {self.loss.detach().mean().item()} in epoch {self.epoch + 1}, batch {self.iter + 1}")
     def after_train(self):
-        if self.bad is not None and bool(self.bad): raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {self.epoch + 1}")
+        if self.deferred and bool(self.bad): raise TrainingDiverged(f"the training loss became NaN or infinite in epoch {self.epoch + 1}")

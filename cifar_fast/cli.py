@@ -160,7 +160,7 @@ def _add_train_args(p):
     p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs; a fraction ends the last one part-way (default: the recipe's)")
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
     p.add_argument('--cuda-graphs', action=argparse.BooleanOptionalAction, default=None,
-                   help="on a GPU, capture the training step in a CUDA graph and replay it (default: on; no effect on CPUs)")
+                   help="on a GPU, capture the training step in a CUDA graph and replay it (default: off until it has run on a GPU; no effect on CPUs)")
     tta_flag(p)
 
 def _train_cmd_args(p):

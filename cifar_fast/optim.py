@@ -17,11 +17,11 @@ __all__ = ['NS_COEFFS', 'OPTIMIZERS', 'nesterov_step', 'scaled_l2', 'NesterovSGD
 
 # %% ../nbs/07_optim.ipynb #n004
 def nesterov_step(p, lr, mom, lr_mult=1., grad_avg=None, **kwargs):
-    "PyTorch's Nesterov momentum step: `buf = mom*buf + grad`, `p -= lr*lr_mult*(grad + mom*buf)`."
+    "PyTorch's Nesterov momentum step: `buf = mom*buf + grad`, `p -= lr*lr_mult*(grad + mom*buf)` (computed as `NesterovSGD` computes it)."
     g = p.grad.data
     if grad_avg is None: grad_avg = g.clone()
     else: grad_avg.mul_(mom).add_(g)
-    p.data.add_(g.add(grad_avg, alpha=mom), alpha=-lr * lr_mult)
+    p.data.add_((grad_avg * mom).add_(g).mul_(-lr * lr_mult))
     return {'grad_avg': grad_avg}
 
 def scaled_l2(p, lr, wd, lr_mult=1., do_wd=True, **kwargs):
@@ -30,17 +30,37 @@ def scaled_l2(p, lr, wd, lr_mult=1., do_wd=True, **kwargs):
 
 class NesterovSGD(Optimizer):
     "fastai's `Optimizer` with the steppers `scaled_l2` then `nesterov_step` (its hypers, state and `state_dict` are theirs), stepped with `torch._foreach_*` ops: a few ops per parameter group, not per parameter."
+    tensor_hypers = ('lr', 'mom')  # what `hyper_tensors` reads from tensors; a CUDA graph bakes in the other hyper-parameters
     def __init__(self, params, lr:float, mom:float=0.9, wd:float=0., lr_mults=None):
         super().__init__(params, [scaled_l2, nesterov_step], lr=lr, mom=mom, wd=wd)
         self.set_hyper('lr_mult', list(lr_mults) if lr_mults is not None else 1.)
+        self._tensors = None
+
+    def hyper_tensors(self, on:bool=True):
+        "Step with each group's `-lr*lr_mult` and momentum read from 0-dim tensors on the parameters' device (`on`), which `refresh_tensors` fills from the hyper-parameters before each step, or with the numbers themselves; the results are the same, bit for bit."
+        if not on: self._tensors = None; return
+        device = next(p for pg in self.param_lists for p in pg).device
+        self._tensors = [{k: torch.zeros((), device=device) for k in self.tensor_hypers} for _ in self.param_lists]
+        self.refresh_tensors()
+
+    def refresh_tensors(self):
+        "Write each group's current `-lr*lr_mult` and momentum into its tensors: what a replayed CUDA graph then steps with."
+        for t, hyper in zip(self._tensors or [], self.hypers):
+            t['lr'].fill_(-hyper['lr'] * hyper.get('lr_mult', 1.))
+            t['mom'].fill_(hyper['mom'])
+
+    def _hyper(self, i:int, hyper:dict, name:str):
+        "Group `i`'s `-lr*lr_mult` ('lr') or momentum ('mom'): its tensor when `hyper_tensors` is on, else the number."
+        if self._tensors is not None: return self._tensors[i][name]
+        return -hyper['lr'] * hyper.get('lr_mult', 1.) if name == 'lr' else hyper['mom']
 
     @torch.no_grad()
     def step(self, closure=None):
         if closure is not None: raise NotImplementedError("fastai optimizers do not support closures")
-        for pg, hyper in zip(self.param_lists, self.hypers): self._sgd(pg, hyper)
+        for i, (pg, hyper) in enumerate(zip(self.param_lists, self.hypers)): self._sgd(i, pg, hyper)
 
-    def _momentum(self, ps:list, grads:list, mom:float) -> list:
-        "Update each parameter's momentum buffer, `buf = mom*buf + grad` (the first: the gradient), and return the Nesterov steps `grad + mom*buf`."
+    def _momentum(self, ps:list, grads:list, mom) -> list:
+        "Update each parameter's momentum buffer, `buf = mom*buf + grad` (the first: the gradient), and return the Nesterov steps `mom*buf + grad`."
         states = [self.state[p] for p in ps]
         old = [(s['grad_avg'], g) for s, g in zip(states, grads) if 'grad_avg' in s]
         if old:
@@ -49,37 +69,24 @@ class NesterovSGD(Optimizer):
             torch._foreach_add_(bufs, gs)
         for s, g in zip(states, grads):
             if 'grad_avg' not in s: s['grad_avg'] = g.clone()
-        return torch._foreach_add(grads, [s['grad_avg'] for s in states], alpha=mom)
+        steps = torch._foreach_mul([s['grad_avg'] for s in states], mom)
+        torch._foreach_add_(steps, grads)
+        return steps
 
-    def _apply(self, pg, ps:list, steps:list, lr:float):
-        "`p -= lr * step` for each parameter; on a GPU with the learning rate read from a tensor (a CUDA graph's captured step reads each batch's)."
-        if ps[0].is_cuda:
-            torch._foreach_mul_(steps, self.lr_tensor(pg, -lr))
-            torch._foreach_add_(ps, steps)
-        else: torch._foreach_add_(ps, steps, alpha=-lr)
+    def _apply(self, ps:list, steps:list, neg_lr):
+        "`p += neg_lr * step` for each parameter (`neg_lr`: `-lr*lr_mult`, a number or a tensor)."
+        torch._foreach_mul_(steps, neg_lr)
+        torch._foreach_add_(ps, steps)
 
-    def _sgd(self, pg, hyper):
-        "One Nesterov SGD step with L2 weight decay for the parameters of group `pg` that have a gradient."
-        ps = [p for p in pg if p.grad is not None]  # WhitenBias drops a gradient: that parameter and its momentum stay
+    def _sgd(self, i:int, pg, hyper):
+        "One Nesterov SGD step with L2 weight decay for the parameters of group `pg` (the `i`-th) that have a gradient."
+        ps = [p for p in pg if p.grad is not None]  # a parameter without a gradient (one that does not train now) and its momentum stay
         if not ps: return
-        lr, mom, wd, mult = hyper['lr'], hyper['mom'], hyper['wd'], hyper.get('lr_mult', 1.)
+        wd, mult = hyper['wd'], hyper.get('lr_mult', 1.)
         if wd != 0:
             decayed = [(p.grad, p) for p in ps if self.state[p].get('do_wd', True)]
             if decayed: torch._foreach_add_(*map(list, zip(*decayed)), alpha=wd / mult)
-        self._apply(pg, ps, self._momentum(ps, [p.grad for p in ps], mom), lr * mult)
-
-    def lr_tensor(self, pg, value:float|None=None) -> torch.Tensor:
-        "The 0-dim tensor, on `pg`'s device, holding the step's `-lr*lr_mult` for parameter group `pg`; set to `value` unless a CUDA graph is being captured."
-        if not hasattr(self, '_lr_t'): self._lr_t = {}
-        t = self._lr_t.get(id(pg))
-        if t is None: t = self._lr_t[id(pg)] = torch.zeros((), device=pg[0].device)
-        if value is not None and not torch.cuda.is_current_stream_capturing(): t.fill_(value)
-        return t
-
-    def refresh_lr(self):
-        "Write each group's current `-lr*lr_mult` into its tensor: what a replayed CUDA graph then steps with."
-        for pg, hyper in zip(self.param_lists, self.hypers):
-            if hasattr(self, '_lr_t') and id(pg) in self._lr_t: self._lr_t[id(pg)].fill_(-hyper['lr'] * hyper.get('lr_mult', 1.))
+        self._apply(ps, self._momentum(ps, [p.grad for p in ps], self._hyper(i, hyper, 'mom')), self._hyper(i, hyper, 'lr'))
 
     @torch.no_grad()
     def zero_grad(self):
@@ -129,19 +136,19 @@ class MuonSGD(NesterovSGD):
     @torch.no_grad()
     def step(self, closure=None):
         if closure is not None: raise NotImplementedError("fastai optimizers do not support closures")
-        for pg, hyper in zip(self.param_lists, self.hypers):
-            if hyper.get('muon', 0): self._muon(pg, hyper)
-            else: self._sgd(pg, hyper)
+        for i, (pg, hyper) in enumerate(zip(self.param_lists, self.hypers)):
+            if hyper.get('muon', 0): self._muon(i, pg, hyper)
+            else: self._sgd(i, pg, hyper)
 
-    def _muon(self, pg, hyper):
+    def _muon(self, i:int, pg, hyper):
         "One Muon step for the parameters of group `pg` that have a gradient."
         ps = [p for p in pg if p.grad is not None]
         if not ps: return
         dtype = self.ns_dtype or (torch.bfloat16 if native_bf16(ps[0].device) else torch.float32)
-        steps = self._momentum(ps, [p.grad for p in ps], hyper['mom'])
+        steps = self._momentum(ps, [p.grad for p in ps], self._hyper(i, hyper, 'mom'))
         if self.renorm: torch._foreach_mul_(ps, [p.size(0) ** 0.5 / p.norm() for p in ps])  # each filter tensor to norm sqrt(out_channels)
         steps = [newton_schulz(s.reshape(len(s), -1), self.ns_steps, self.ns_coeffs, dtype=dtype).view_as(s).to(s.dtype) for s in steps]
-        self._apply(pg, ps, steps, hyper['lr'] * hyper.get('lr_mult', 1.))
+        self._apply(ps, steps, self._hyper(i, hyper, 'lr'))
 
 def muon_sgd(params, lr:float, mom=0.85, wd:float=0., lr_mults=None, muon=None, **kwargs) -> MuonSGD:
     "A `MuonSGD`: Muon on the groups `muon` marks (1), Nesterov SGD on the others; `mom` and `lr_mults` per group or one for all."

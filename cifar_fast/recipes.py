@@ -46,7 +46,7 @@ class Recipe:
     lookahead_every:int = 0    # steps between lookahead (EMA) updates of the weights; 0: none
     valid_every:int = 1        # test the model after every n-th epoch; 0: after the last epoch only
     tta:int = 0                # test-time augmentation: 0 none, 1 mirror, 2 mirror and 1-pixel translations
-    cuda_graphs:bool = True    # on a GPU, capture the training step in a CUDA graph and replay it (cifar_fast.loop.CudaGraphs); no effect on CPUs
+    cuda_graphs:bool = False   # on a GPU, capture the training step in a CUDA graph and replay it (cifar_fast.loop.CudaGraphs); off until it has run on a GPU; no effect on CPUs
 
     def __post_init__(self):
         pos_ints = {'bs': self.bs, 'hole': self.hole}

@@ -64,6 +64,7 @@ def resume_state(folder:Path, recipe:Recipe, resume:bool, seed=None, subset=None
 class ReadyTime(Callback):
     "Note (and say with `log`) the seconds from `started` (a `time.perf_counter()` reading) to the first training batch."
     order = -10
+    graph_safe = True  # host work only
     def __init__(self, started:float, log=print): self.started, self.log, self.seconds = started, log, None
     def before_batch(self):
         if self.seconds is None and self.training:
