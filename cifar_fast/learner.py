@@ -49,6 +49,13 @@ class DeviceMixedPrecision(MixedPrecision):
         prec = resolve_precision('bf16' if self.amp_mode == AMPMode.BF16 else 'fp16', device)
         self.kwargs['enabled'] = amp_dtype(prec) == torch.float16  # bf16 has fp32's range: no loss scaling needed
         self.autocast, self.learn.scaler, self.scales = precision_autocast(prec, device), GradScaler(device.type, **self.kwargs), L()
+        self.inside = False
+    def before_batch(self): super().before_batch(); self.inside = True
+    def after_loss(self): super().after_loss(); self.inside = False
+    def after_fit_error(self):
+        "A fit that stopped between a batch's forward pass and its loss (Ctrl-C, an error) leaves autocast: later code in this thread runs as before the fit."
+        if getattr(self, 'inside', False): self.autocast.__exit__(None, None, None)
+        self.inside = False
 
 # %% ../nbs/09_learner.ipynb #c007
 def precision_cbs(precision:str='auto', device=None, channels_last:bool=True) -> tuple:

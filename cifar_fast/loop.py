@@ -56,8 +56,12 @@ class LoopLearner(Learner):
         return super()._do_one_batch()
 
     def fit(self, *args, **kwargs):
-        "fastai's `fit`; however it ends (an exception included), no CUDA graph is left stepping or holding memory."
+        "fastai's `fit`. When it ends with an exception (Ctrl-C, a NaN), callbacks with an `after_fit_error` method put back what they changed (autocast entered, for one), and no CUDA graph is left stepping or holding memory."
         try: return super().fit(*args, **kwargs)
+        except BaseException:
+            for cb in self.cbs.sorted('order'):
+                if callable(getattr(type(cb), 'after_fit_error', None)): cb.after_fit_error()
+            raise
         finally:
             if self.graphed is not None: self.graphed.release()
 
@@ -162,7 +166,7 @@ class CudaGraphs(Callback):
         try:
             with api.graph(graph): Learner._do_one_batch(learn)
         except Exception as e:
-            raise RuntimeError(f"capturing the training step in a CUDA graph failed ({str(e).splitlines()[0] if str(e) else type(e).__name__}): "
+            raise RuntimeError(f"capturing the training step in a CUDA graph failed ({' '.join(str(e).split()) or type(e).__name__}): "
                                "train without CUDA graphs (cuda_graphs=False, or leave out --cuda-graphs)") from e
         if self._state() != state: raise RuntimeError("the optimiser made new state inside a captured step: warm-up must make it")
         self.stats['captured'] += 1
