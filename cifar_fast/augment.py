@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_augment.ipynb #c002
 from __future__ import annotations
-import os, random
+import copy, os, random
 from pathlib import Path
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # albumentations would ask PyPI for a newer version at every import
@@ -27,7 +27,8 @@ with quiet_imports():
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN_PIXEL', 'AlbumentationsTransform', 'era_augs', 'albumentations_tfms', 'albumentations_pipelines',
-           'batch_translate', 'batch_cutout', 'batch_jitter', 'BatchAugDL', 'cifar_dls', 'show_augmentations']
+           'batch_translate', 'batch_cutout', 'batch_jitter', 'BatchAugDL', 'cifar_dls', 'describe_augs',
+           'show_augmentations']
 
 # %% ../nbs/04_augment.ipynb #c005
 class AlbumentationsTransform(DisplayedTransform):
@@ -211,28 +212,58 @@ def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwar
     return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed, recipe=r), seed=seed, **kwargs)
 
 # %% ../nbs/04_augment.ipynb #c024
-def _training_samples(source, n:int, seed:int|None):
-    "`n` (image array, class name) pairs drawn from the training split of `source`."
-    rng = random.Random(seed)
-    if isinstance(source, DataLoaders):
-        ds = source.train_ds
-        idxs = rng.sample(range(len(ds)), min(n, len(ds)))
-        return [(np.asarray(ds[i][0]), source.vocab[ds[i][1]]) for i in idxs]
-    files = sorted(get_image_files(get_cifar10(source)/'train'))
-    return [(image_array(f), f.parent.name) for f in rng.sample(files, min(n, len(files)))]
+def describe_augs(recipe) -> str:
+    "What `recipe`'s training augmentation does, in one line (what `cifar-fast prepare` prints)."
+    r = get_recipe(recipe)
+    head = f"augmentation (training images only, recipe {r.name}"
+    if r.augs is None: return f"{head}): none"
+    if r.augs == 'era':
+        return (f"{head}, albumentations per image): reflect-pad {r.pad}, random crop 32, horizontal flip p={r.p_flip:g}, "
+                f"one {r.hole}x{r.hole} cutout of the mean p={r.p_cutout:g}")
+    parts = ([f"horizontal flip alternating by epoch ({r.p_flip:.0%} of the images in odd epochs, the others in even ones)"] if r.p_flip else []) \
+            + ([f"translation by up to {r.pad} pixels (reflection)"] if r.pad else []) \
+            + ([f"one {r.hole}x{r.hole} cutout of the mean p={r.p_cutout:g}"] if r.p_cutout else []) \
+            + ([f"colour jitter (brightness {r.brightness:g}, contrast {r.contrast:g})"] if r.brightness or r.contrast else [])
+    return f"{head}, per batch on the device): {', '.join(parts) or 'none'}"
 
-def show_augmentations(source, n_images:int=4, n_augs:int=6, augs='era', seed:int|None=None) -> Figure:
-    "Figure with one row per training image of `source`: the original, then `n_augs` augmented versions."
-    tfms = albumentations_tfms(augs, seed=seed)
-    aug = tfms[0].train_aug if tfms else None
-    samples = _training_samples(source, n_images, seed)
-    fig = Figure(figsize=(1.5 * (n_augs + 1), 1.6 * len(samples)), layout='constrained')
+def _augmenter(dls, augs, seed:int|None):
+    "(function (image array, j) -> augmented array as `dls`' training loader makes it, or as `augs` does; its name for the title)."
+    seed = 0 if seed is None else seed
+    if augs is not None:
+        aug = albumentations_tfms(augs, seed=seed)[0].train_aug
+        return (lambda img, j: aug(image=img)['image']), 'albumentations'
+    dl = dls.train
+    found = [t.train_aug for t in dl.after_item.fs if getattr(t, 'train_aug', None) is not None]
+    if found:
+        aug = copy.deepcopy(found[0])  # the loader's own pipeline keeps its random state
+        aug.set_random_seed(seed)
+        return (lambda img, j: aug(image=img)['image']), 'albumentations, per image'
+    if isinstance(dl, BatchAugDL) and dl.augmenting:
+        gen, device = torch.Generator(device=dl.device or 'cpu').manual_seed(seed), dl.device or 'cpu'
+        def batch_aug(img, j):
+            saved = dl.epoch, dl._flipped, getattr(dl, '_gen', None)
+            try:
+                dl.epoch, dl._flipped, dl._gen = j + 1, None, gen  # the flip of epoch j + 1
+                x = dl.augment(torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].to(device), torch.zeros(1, dtype=torch.long, device=device))
+            finally: dl.epoch, dl._flipped, dl._gen = saved
+            return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return batch_aug, 'per batch, on the device'
+    return (lambda img, j: img), 'none: these loaders do not augment'
+
+def show_augmentations(source, n_images:int=4, n_augs:int=6, seed:int|None=None, recipe='era', augs=None) -> Figure:
+    "Figure with one row per training image of `source` (`DataLoaders`, or a data set for `recipe`'s loaders): the original, then `n_augs` versions as the training loader augments them (or as `augs` does)."
+    if not isinstance(source, DataLoaders): source = cifar_dls(source, recipe=recipe, subset=n_images, seed=seed, bs=1)
+    rng = random.Random(seed)
+    ds = source.train_ds
+    samples = [(np.asarray(ds[i][0]), source.vocab[ds[i][1]]) for i in rng.sample(range(len(ds)), min(n_images, len(ds)))]
+    aug, how = _augmenter(source, augs, seed)
+    fig = Figure(figsize=(1.5 * (n_augs + 1), 1.6 * len(samples) + 0.3), layout='constrained')
     axs = fig.subplots(len(samples), n_augs + 1, squeeze=False)
     for row, (img, label) in zip(axs, samples):
-        shown = [img] + [aug(image=img)['image'] if aug else img for _ in range(n_augs)]
+        shown = [img] + [aug(img, j) for j in range(n_augs)]
         for j, (ax, im) in enumerate(zip(row, shown)):
             ax.imshow(im)
             ax.set_title(f'{label}' if j == 0 else f'aug {j}', fontsize=9)
             ax.axis('off')
-    fig.suptitle('original, then augmented (training split only)', fontsize=10)
+    fig.suptitle(f'original, then augmented as in training (training split only; {how})', fontsize=10)
     return fig

@@ -137,7 +137,7 @@ def _prepare_args(p):
 @command('prepare', 'check the data, build the DataLoaders and draw the augmentations', _prepare_args)
 def prepare(args) -> int:
     "Check the data, build a recipe's DataLoaders, print a summary and draw the augmentations to a PNG."
-    from cifar_fast.augment import cifar_dls, show_augmentations
+    from cifar_fast.augment import cifar_dls, describe_augs, show_augmentations
     r = _recipe(args)
     t0 = time.perf_counter()
     dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad)
@@ -146,8 +146,7 @@ def prepare(args) -> int:
           f"decoded in {time.perf_counter() - t0:.1f}s")
     print(f"batches: {len(dls.train)} train and {len(dls.valid)} test of {r.bs}; x {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} "
           f"normalised with mean {r.stats[0]} std {r.stats[1]}")
-    print(f"augmentation (train only, recipe {r.name}): reflect-pad {r.pad}, random crop 32, horizontal flip p={r.p_flip:g}, "
-          f"one {r.hole}x{r.hole} cutout of the mean p={r.p_cutout:g}")
+    print(describe_augs(r))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp: show_augmentations(dls, seed=args.seed).savefig(tmp)

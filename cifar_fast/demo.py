@@ -39,6 +39,18 @@ def demo_app(clf:Predictor, examples=(), title:str='cifar_fast classifier', note
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # it would call home at every start
     gr = need('gradio', 'demo', 'the demo')
     concurrency = concurrency or min(os.cpu_count() or 1, 4)
+    uploads = tempfile.mkdtemp(prefix='cifar-fast-demo-')  # Gradio's temporary folder for this app: the examples' copies now, the uploads when it serves
+    old = os.environ.get('GRADIO_TEMP_DIR')
+    os.environ['GRADIO_TEMP_DIR'] = uploads
+    try: app = _blocks(gr, clf, examples, title, note, concurrency)
+    finally:
+        if old is None: os.environ.pop('GRADIO_TEMP_DIR', None)
+        else: os.environ['GRADIO_TEMP_DIR'] = old
+    app.queue(max_size=max_queue)
+    app.allowed_example_dirs, app.uploads = sorted({str(Path(f).parent.absolute()) for f in examples}), uploads
+    return app
+
+def _blocks(gr, clf, examples, title, note, concurrency):
     with gr.Blocks(title=title, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"# {title}\n{len(clf.classes)} classes: {', '.join(clf.classes)}. {note}")
         with gr.Row():
@@ -55,13 +67,11 @@ def demo_app(clf:Predictor, examples=(), title:str='cifar_fast classifier', note
         image.upload(predict, image, [top, message], preprocess=False, api_name=False, concurrency_limit=concurrency)
         image.clear(lambda: (None, ''), None, [top, message], api_name=False)  # no picture, no answer
         if examples: gr.Examples(list(examples), image, label='Examples (click one, then Classify)')
-    app.queue(max_size=max_queue)
-    app.allowed_example_dirs = sorted({str(Path(f).parent.absolute()) for f in examples})
     return app
 
 def serve_demo(app, host:str='127.0.0.1', port:int=7860, block:bool=True):
-    "Serve `app` on `host`:`port` (Gradio's server), its uploads in a folder of its own, removed when it stops; `block=False` returns at once (close with `app.close()`)."
-    uploads = tempfile.mkdtemp(prefix='cifar-fast-demo-')
+    "Serve `app` on `host`:`port` (Gradio's server), its uploads (and the examples' copies) in the folder `demo_app` made for it, removed when it stops; `block=False` returns at once (close with `app.close()`)."
+    uploads = getattr(app, 'uploads', None) or tempfile.mkdtemp(prefix='cifar-fast-demo-')
     old = os.environ.get('GRADIO_TEMP_DIR')
     os.environ['GRADIO_TEMP_DIR'] = app.uploads = uploads  # Gradio reads it when it serves and when it stores an upload
     def tidy():

@@ -318,7 +318,8 @@ def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
             warnings.filterwarnings('ignore', message=f'.*{_PICKLE_WARNING}')
             learn = load_learner(path, cpu=cpu)
         if channels_last and not any(isinstance(cb, ChannelsLast) for cb in learn.cbs): learn.add_cb(ChannelsLast())
-        if not isinstance(getattr(learn, 'progress', None), AutoProgress):  # exported by plain fastai, or by an older cifar_fast
+        if type(learn) is Learner: learn.__class__ = CifarLearner  # exported by plain fastai, or by an older cifar_fast: cifar_fast's methods too
+        if not isinstance(getattr(learn, 'progress', None), AutoProgress):
             learn.remove_cb(ProgressCallback)
             learn.add_cb(AutoProgress())
         return learn

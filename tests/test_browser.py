@@ -42,6 +42,10 @@ def test_demo_app_in_the_browser(fast_model, cifar_data, browser, tmp_path):
             browser.find_element(By.CSS_SELECTOR, '#image button[aria-label="Remove Image"]').click()
             wait_for(lambda: not text('#message'), errors=NoSuchElementException)  # cleared with the image: the next answer is the next image's
         assert 'Examples' in browser.find_element(By.TAG_NAME, 'body').text
+        # the examples' thumbnails, as the browser loads them: every image of the page there and decoded
+        images = wait_for(lambda: browser.execute_script(
+            "const ims = Array.from(document.images); return ims.length >= 10 && ims.every(i => i.complete) ? ims.map(i => [i.src, i.naturalWidth]) : null"))
+        assert len(images) >= 10 and all(w > 0 for _, w in images), images  # one example per class
         assert app.poll() is None, 'the app stopped'
         browser.save_screenshot(str(tmp_path/'demo.png'))
     assert 'Traceback' not in app.err, app.err
