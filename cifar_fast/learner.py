@@ -356,4 +356,5 @@ def plot_history(learn:Learner) -> Figure:
         ax.plot(epochs, h[key], marker='o', ms=3)
         ax.set_title(title); ax.set_xlabel('epoch'); ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, len(epochs) + 0.5)  # every epoch's place, also where only the last was tested
     return fig

@@ -25,7 +25,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margi
 .big{font-size:2rem;font-weight:600}"""
 
 def _number(v:float) -> str:
-    "Losses and accuracies to 4 decimals; seconds, rates and other large numbers to 1."
+    "Losses and accuracies to 4 decimals; smaller numbers (a weight decay, a learning rate) to 4 significant digits; seconds, rates and other large numbers to 1 decimal."
+    if v != 0 and abs(v) < 0.01: return f"{v:.4g}"
     return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
 
 def _cell(v) -> str:

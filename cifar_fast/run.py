@@ -34,6 +34,7 @@ class RunResult:
     recipe: Recipe
     files: dict = field(default_factory=dict)
     train_seconds: float = 0.
+    train_steps: int = 0  # the training steps this call ran (a resumed run's own, not the checkpoint's)
     lr_find_seconds: float|None = None
     ready_seconds: float|None = None
     resumed_from: int|None = None
@@ -159,7 +160,8 @@ def train_run(recipe='era', data=None, out=None, report=None, tensorboard=None, 
     except KeyboardInterrupt: raise RunInterrupted(learn.epoch + 1, saver.last) from None
     finally: learn.remove_cb(ready)
     res = RunResult(learn, float('nan'), r, train_seconds=time.perf_counter() - t, lr_find_seconds=lr_find_seconds,
-                    ready_seconds=ready.seconds, resumed_from=state['epoch'] if state else None)
+                    ready_seconds=ready.seconds, resumed_from=state['epoch'] if state else None,
+                    train_steps=learn.train_iter - (state['train_iter'] if state else 0))
     if rank: return res
     res.accuracy = history(learn)['valid_accuracy'][-1]
     learn.export(out.absolute())
@@ -186,7 +188,7 @@ def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n
     kept = list(rec.values), list(rec.iters)
     written = write_interpretation(ClassificationInterpretation.from_learner(learn), dest)
     rec.values, rec.iters = kept  # fastai's get_preds records its pass as an epoch: the learner's history stays the run's
-    n_images = learn.train_iter * r.bs  # the batches trained (a fraction of an epoch included)
+    n_images = res.train_steps * r.bs  # the batches this call trained (a fraction of an epoch included), counted before the interpretation's pass resets fastai's count
     metrics = {'final_test_accuracy': res.accuracy, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                'test_images': len(learn.dls.valid_ds), 'train_seconds': res.train_seconds, 'lr_find_seconds': res.lr_find_seconds,
                'ready_seconds': res.ready_seconds, 'train_images_per_s_incl_eval': n_images / res.train_seconds,
@@ -199,7 +201,8 @@ def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n
                'images per second (training and tests)': n_images / res.train_seconds, 'resumed after epoch': res.resumed_from,
                'model': f"{type(unwrap(learn.model)).__name__}{r.widths}", 'exported learner': str(res.files.get('learner')),
                'weights': str(res.files.get('weights'))}
-    settings = {**{f"recipe {k}": v for k, v in metrics['recipe'].items()}, 'data': str(learn.dls.path), 'subset': subset, 'seed': seed,
+    where = str(learn.dls.path) if data is None else f"{data}" + (f" (extracted to {learn.dls.path})" if Path(data).absolute() != Path(learn.dls.path).absolute() else '')
+    settings = {**{f"recipe {k}": v for k, v in metrics['recipe'].items()}, 'data': where if data is not None else f"fastai's download ({where})", 'subset': subset, 'seed': seed,
                 'train images': metrics['train_images'], 'test images': metrics['test_images'], 'device': metrics['device'],
                 'precision': learn.precision, 'processes': n_proc, **metrics['versions']}
     write_report_page(dest, f"cifar_fast: recipe {r.name}, {res.accuracy:.2%} test accuracy", results, settings, metrics['history'])

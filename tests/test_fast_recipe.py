@@ -14,7 +14,7 @@ from cifar_fast.inference import load_classifier
 from conftest import run
 
 
-def test_learns_well_above_chance(fast_model):
+def test_learns_well_above_chance(fast_model, cifar_data):
     d, out = fast_model
     lines = out.splitlines()
     assert lines[0].startswith('recipe fast: bs 100, epochs 4, lr_max 1.5, schedule linear')
@@ -24,6 +24,10 @@ def test_learns_well_above_chance(fast_model):
     m = json.loads((d/'report'/'metrics.json').read_text())
     assert m['history'][0]['valid_accuracy'] is None and m['recipe']['tta'] == 2
     assert m['final_test_accuracy'] > 0.35, m['final_test_accuracy']  # chance is 0.10
+    # 4 epochs of 10 batches of 100 images: the rate is the images trained over the fit's seconds
+    assert m['train_images_per_s_incl_eval'] == pytest.approx(4 * 1000 / m['train_seconds'], rel=1e-6)
+    page = (d/'report'/'index.html').read_text()
+    assert f"<th>data</th><td>{cifar_data}" in page  # the data as given, not only the cache it was extracted to
 
 
 def test_both_files_score_what_training_reported(fast_model, cifar_data, capsys):
