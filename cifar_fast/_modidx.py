@@ -231,6 +231,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                 'cifar_fast/distributed.py')},
             'cifar_fast.images': { 'cifar_fast.images._bytes_per_pixel': ('images.html#_bytes_per_pixel', 'cifar_fast/images.py'),
                                    'cifar_fast.images._fit': ('images.html#_fit', 'cifar_fast/images.py'),
+                                   'cifar_fast.images._image_extensions': ('images.html#_image_extensions', 'cifar_fast/images.py'),
                                    'cifar_fast.images._open': ('images.html#_open', 'cifar_fast/images.py'),
                                    'cifar_fast.images._plan_decode': ('images.html#_plan_decode', 'cifar_fast/images.py'),
                                    'cifar_fast.images._read_file': ('images.html#_read_file', 'cifar_fast/images.py'),

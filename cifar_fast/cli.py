@@ -234,13 +234,13 @@ def _predict_args(p):
     p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the exported learner's own answers; auto is faster where bf16 runs; an ONNX file runs in fp32 (default: fp32)")
     tta_flag(p)
 
-def _image_items(paths):
-    "The paths given, each folder replaced by the image files under it, sorted; lazily, so that 10,000 files are never all in memory."
+def _image_items(paths, others:list):
+    "The paths given, each folder replaced by the image files under it, sorted; lazily, so that 10,000 files are never all in memory. A folder's other files are appended to `others`."
     from cifar_fast.images import image_files
     for p in paths:
         if not Path(p).is_dir(): yield p
-        elif found := image_files(p): yield from found
-        else: raise DataError(f"no image files (by extension, e.g. .png, .jpg) in the folder {p}")
+        elif found := image_files(p, others): yield from found
+        else: raise DataError(f"no image files (by extension, e.g. .png, .jpg, .webp) in the folder {p}")
 
 def _pickle_note(path):
     "Say on stderr that loading the exported learner at `path` runs code from it."
@@ -253,13 +253,15 @@ def predict_cmd(args) -> int:
     from cifar_fast.inference import classifier_from_file, model_kind
     if model_kind(args.model) == 'learner': _pickle_note(args.model)
     clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=_tta(args))
-    n, failed, as_json = 0, 0, []
-    for r in clf.predict_iter(_image_items(args.images)):  # --bs images in memory at a time, printed as they are done
+    n, failed, as_json, others = 0, 0, [], []
+    for r in clf.predict_iter(_image_items(args.images, others)):  # --bs images in memory at a time, printed as they are done
         n, failed = n + 1, failed + (not r.ok)
         if not r.ok: print(f"cifar-fast predict: error: {r.error}", file=sys.stderr)
         if args.json: as_json.append(r.to_dict(args.top_k))
         elif r.ok: print(f"{r.item}  " + '  '.join(f"{c} {p:.3f}" for c, p in r.top(args.top_k)))
     if args.json: print(json.dumps(as_json, indent=1))
+    if others: print(f"cifar-fast predict: left out {len(others)} file{'s' * (len(others) > 1)} with no image extension: "
+                     f"{', '.join(map(str, others[:5]))}{', ...' if len(others) > 5 else ''}", file=sys.stderr)
     if failed: print(f"cifar-fast predict: {failed} of {n} images could not be read", file=sys.stderr)
     return 1 if failed else 0
 

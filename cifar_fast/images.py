@@ -8,7 +8,7 @@ import mimetypes, os, threading, warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 from .core import BadValue, DataError
 
@@ -95,14 +95,24 @@ def image_array(item) -> np.ndarray:
     raise DataError(f"cannot use a {type(item).__name__} as an image: give a file path, a PIL image or an HxWx3 uint8 array")
 
 # %% ../nbs/02_images.ipynb #i015
-IMAGE_EXTENSIONS = frozenset(k for k, v in mimetypes.types_map.items() if v.startswith('image/'))
+def _image_extensions() -> frozenset:
+    "Every extension of a format Pillow opens (its stubs for scientific formats and its MPEG video header reader left out), and every image type `mimetypes` knows (HEIC: not readable here, but named as such rather than passed over)."
+    Image.init()
+    opens = {ext for ext, fmt in Image.registered_extensions().items()
+             if fmt in Image.OPEN and fmt != 'MPEG' and not (isinstance(Image.OPEN[fmt][0], type) and issubclass(Image.OPEN[fmt][0], ImageFile.StubImageFile))}
+    return frozenset(opens | {k for k, v in mimetypes.types_map.items() if v.startswith('image/')})
 
-def image_files(folder) -> list:
-    "The image files (by extension) under `folder`, recursively, sorted as paths sort; hidden files and folders left out."
+IMAGE_EXTENSIONS = _image_extensions()
+
+def image_files(folder, others:list|None=None) -> list:
+    "The image files (by extension) under `folder`, recursively, sorted as paths sort; hidden files and folders left out. The other files are appended to `others`, when given."
     found = []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith('.')]
-        found += [os.path.join(root, f) for f in files if not f.startswith('.') and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+        for f in files:
+            if f.startswith('.'): continue
+            if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS: found.append(os.path.join(root, f))
+            elif others is not None: others.append(Path(root)/f)
     return [Path(f) for f in sorted(found, key=lambda f: f.split(os.sep))]  # sorting strings: 10x faster than sorting Paths
 
 def describe(item) -> str:
