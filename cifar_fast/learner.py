@@ -20,6 +20,7 @@ from .recipes import ERA, get_recipe
 from .model import cifar_model, unwrap
 from .weights import save_weights
 from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter
+from .augment import BatchAugDL, albumentations_pipelines
 from .loop import CudaGraphs, LoopLearner
 with quiet_imports():
     from fastai.callback.core import Callback, CancelTrainException, CancelValidException, TrainEvalCallback
@@ -37,9 +38,9 @@ with quiet_imports():
 
 # %% auto #0
 __all__ = ['fit_era', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'TrainSteps',
-           'whole_epochs', 'fit_linear', 'EMALookahead', 'WhitenBias', 'ValidEvery', 'whitening_images', 'CifarLearner',
-           'cifar_learner', 'fit_one_cycle_lr_find', 'fit_recipe', 'learner_stats', 'export_weights', 'load_exported',
-           'history', 'plot_history']
+           'whole_epochs', 'fit_linear', 'EMALookahead', 'WhitenBias', 'ValidEvery', 'dls_stats', 'whitening_images',
+           'CifarLearner', 'RecipeMismatch', 'check_dls', 'cifar_learner', 'fit_one_cycle_lr_find', 'fit_recipe',
+           'learner_stats', 'export_weights', 'load_exported', 'history', 'plot_history']
 
 # %% ../nbs/09_learner.ipynb #c005
 class DeviceMixedPrecision(MixedPrecision):
@@ -186,6 +187,12 @@ class ValidEvery(Callback):
         if self.n == 0 or (self.epoch + 1) % self.n: raise CancelValidException
 
 # %% ../nbs/09_learner.ipynb #c012
+def dls_stats(dls) -> tuple:
+    "The (mean, std) `dls` normalise with (fastai's `Normalize` among their batch transforms); the identity if they do not normalise."
+    for t in dls.after_batch.fs:
+        if isinstance(t, Normalize): return tuple(tuple(float(v) for v in s.flatten()) for s in (t.mean, t.std))
+    return ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
 def whitening_images(dls, n:int=5000) -> torch.Tensor:
     "`n` training images of `dls` spread over the training set, through the item pipeline and normalised, as one batch."
     dl = dls.train
@@ -229,10 +236,33 @@ class CifarLearner(LoopLearner):
         finally:
             if made and folder.is_dir() and not any(folder.iterdir()): folder.rmdir()
 
+class RecipeMismatch(UserWarning):
+    "`DataLoaders` made for another recipe than the learner's: the message says what differs."
+
+def _augs_of(dls) -> str|None:
+    "How `dls`' training loader augments: 'batch' (`BatchAugDL`), 'era' (albumentations per image) or None."
+    if isinstance(dls.train, BatchAugDL): return 'batch' if dls.train.p_flip or dls.train.pad or dls.train.p_cutout or dls.train.brightness or dls.train.contrast else None
+    return 'era' if albumentations_pipelines(dls) else None
+
+def check_dls(dls, recipe) -> list:
+    "How `dls` differ from the loaders `cifar_dls(path, recipe=recipe)` makes (augmentation, normalisation, batch size), in words; warned by `cifar_learner` when the first two differ."
+    r = get_recipe(recipe)
+    kinds = {'batch': 'per batch on the device', 'era': 'albumentations per image', None: 'none'}
+    out = []
+    if _augs_of(dls) != r.augs: out.append(f"augmentation {kinds.get(_augs_of(dls))}, the recipe's {kinds.get(r.augs, r.augs)}")
+    stats = dls_stats(dls)
+    if any(abs(a - b) > 1e-4 for s, t in zip(stats, r.stats) for a, b in zip(s, t)):
+        out.append(f"normalisation mean {tuple(round(v, 4) for v in stats[0])} std {tuple(round(v, 4) for v in stats[1])}, the recipe's {r.stats[0]} {r.stats[1]}")
+    if out and dls.train.bs != r.bs: out.append(f"batch size {dls.train.bs}, the recipe's {r.bs}")
+    return out
+
 def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=None, precision:str|None=None,
                   metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, cuda_graphs:bool|None=None, **kwargs) -> CifarLearner:
     "A `CifarLearner` (a fastai `Learner`) for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay, precision and callbacks; train and test accuracy."
     r = get_recipe(recipe)
+    if differs := check_dls(dls, r):
+        warnings.warn(f"these DataLoaders were not made for recipe {r.name}: {'; '.join(differs)}. Make them with cifar_dls(path, recipe={r.name!r}) "
+                      f"(a batch size of your own is fine: cifar_dls(path, recipe={r.name!r}, bs=...))", RecipeMismatch, stacklevel=2)
     if opt_func is None:
         if r.opt not in OPTIMIZERS: raise BadValue(f"unknown optimiser {r.opt!r} in recipe {r.name}: choose from {', '.join(OPTIMIZERS)}")
         opt_func = OPTIMIZERS[r.opt]
@@ -294,10 +324,7 @@ def fit_recipe(learn:Learner, **kwargs) -> float:
 # %% ../nbs/09_learner.ipynb #n009
 def learner_stats(learn:Learner) -> tuple:
     "The (mean, std) the learner's `DataLoaders` normalise with; the identity if they do not normalise."
-    for t in learn.dls.after_batch.fs:
-        if isinstance(t, Normalize):
-            return tuple(tuple(float(v) for v in s.flatten()) for s in (t.mean, t.std))
-    return ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return dls_stats(learn.dls)
 
 def export_weights(learn:Learner, path) -> Path:
     "Write `learn`'s model, classes, normalisation and TTA level to `learn.path/path` as a safe weights file (`cifar_fast.weights.save_weights`)."
