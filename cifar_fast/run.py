@@ -118,21 +118,36 @@ def train_run(recipe='era', data=None, out=None, report=None, tensorboard=None, 
     "Train `recipe` (a name or a `Recipe`, with `changes` to its fields) on CIFAR-10 at `data` as `cifar-fast train` does: checkpoints, resume, logs, exports, report; `cbs`: more callbacks for the fit."
     started = time.perf_counter() if started is None else started
     r = get_recipe(recipe, **changes)
-    rank, n_proc = int(os.environ.get('RANK', 0)), 1
+    rank = int(os.environ.get('RANK', 0))
     out = Path(out or f'models/cifar_{r.name}.pkl')
     report = Path(report) if report else None
     ckpt_dir = Path(checkpoints) if checkpoints else out.with_suffix('.checkpoints')
+    folders = [f for f in (out.parent, report, ckpt_dir, tensorboard and Path(tensorboard)) if f]
+    new = _missing(folders)
+    try:
+        return _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpoints, subset, seed, skip_bad, cbs, log, started, rank, folders)
+    except BaseException:  # a run that fails or is stopped leaves no empty folder it made (a checkpoint, a log written stays)
+        for f in sorted(new, key=lambda f: len(f.parts), reverse=True):
+            if f.is_dir() and not any(f.iterdir()): f.rmdir()
+        raise
+
+def _missing(folders) -> list:
+    "The folders among `folders` and their parents that do not exist yet."
+    return list({p for f in folders for p in (Path(f).absolute(), *Path(f).absolute().parents) if not p.exists()})
+
+def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpoints, subset, seed, skip_bad, cbs, log, started, rank, folders):
+    n_proc = 1
     if not rank:
-        for folder in filter(None, (out.parent, report, ckpt_dir, tensorboard and Path(tensorboard))): check_writable(folder)  # before hours of work
+        for folder in folders: check_writable(folder)  # before hours of work
     state = resume_state(ckpt_dir, r, resume, seed, subset)
     if state and r.lr_max is None: r = get_recipe(r, lr_max=state['meta']['recipe']['lr_max'])  # lr_find's, found the first time
-    log(r)
     loggers = log_cbs(report.absolute()/'history.csv' if report else None, tensorboard)  # rank 0 only; before the data: a missing extra fails now
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:
         from cifar_fast.distributed import init_data_parallel, rank_seeds
         n_proc = init_data_parallel().num_processes
     if seed is not None: set_seed(seed)
     dls = cifar_dls(data, recipe=r, subset=subset, seed=seed, skip_bad=skip_bad)
+    log(r)  # once the data is there: a run that cannot start says only why
     if seed is not None and n_proc > 1: rank_seeds(dls, seed)
     learn = cifar_learner(dls, recipe=r)
     meta = run_fingerprint(learn, seed=seed, subset=subset)

@@ -119,3 +119,16 @@ def test_relative_paths_land_in_the_working_directory(fake, tmp_path):
     assert {'m.pkl', 'm.safetensors', 'history.csv', 'index.html', 'checkpoint-001.pth'} <= {p.name for p in written}
     assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask() for p in written), [(p, oct(p.stat().st_mode)) for p in written]
     assert sorted(fake.rglob('*')) == before  # nothing written beside the data
+
+
+@pytest.mark.parametrize('args, message', [(['--data', 'no-such-folder'], 'not found at'),
+                                           (['--resume'], 'nothing to resume')])
+def test_a_train_that_cannot_start_writes_nothing(fake, tmp_path, args, message):
+    "A wrong --data, or --resume with nothing to resume: one line saying why, no recipe line, no folder left behind."
+    data = [] if '--data' in args else ['--data', fake]
+    work = tmp_path/'work'
+    work.mkdir()
+    r = run('train', *data, *args, '--bs', '16', '--epochs', '1', '--widths', '8,16,16,16', '--report', 'rep', cwd=work)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stdout == ''
+    assert sorted(p.name for p in work.iterdir()) == []  # no models/, no models/cifar_era.checkpoints/, no rep/
