@@ -23,7 +23,8 @@ setuptools.setup(
     python_requires=f">={cfg['min_python']}",
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     install_requires=cfg['requirements'].split(),
-    extras_require={**extras, 'dev': cfg['dev_requirements'].split() + sorted({r for rs in extras.values() for r in rs})},
+    extras_require={**extras, 'notebooks': cfg['notebooks_requirements'].split(),
+                    'dev': cfg['dev_requirements'].split() + sorted({r for rs in extras.values() for r in rs})},
     entry_points={'console_scripts': cfg['console_scripts'].split()},
     zip_safe=False,
 )

@@ -208,9 +208,9 @@ def _recipe_cbs(r, cuda_graphs:bool) -> list:
 
 class CifarLearner(LoopLearner):
     "The learner `cifar_learner` makes: fastai's `Learner` with `LoopLearner`'s loop, `fit_recipe`, `export_weights`, an export that is whole or not at all, an `lr_find` that leaves no empty folder."
-    def fit_recipe(self, **kwargs) -> float:
-        "Train with the schedule, epochs and learning rate of `self.recipe` (set by `cifar_learner`). Returns lr_max."
-        return fit_recipe(self, **kwargs)
+    def fit_recipe(self, lr_max:float|str|None=None, **kwargs) -> float:
+        "Train with the schedule, epochs and learning rate of `self.recipe` (set by `cifar_learner`); `lr_max`: a number, or 'find' for `lr_find`'s valley, in place of the recipe's. Returns lr_max."
+        return fit_recipe(self, lr_max, **kwargs)
 
     def export_weights(self, path) -> Path:
         "Write the safe weights file, as `learn.export` writes the pickled learner: `export_weights(learn, path)`."
@@ -314,11 +314,14 @@ def _fit_linear_recipe(learn, r, **kwargs):
 SCHEDULES = {'one_cycle': lambda learn, r, **kwargs: fit_one_cycle_lr_find(learn, r.epochs, r.lr_max, r.pct_start, div=r.div, div_final=r.div_final, **kwargs),
              'linear': _fit_linear_recipe}
 
-def fit_recipe(learn:Learner, **kwargs) -> float:
-    "Train `learn` with the schedule, epochs and learning rate of `learn.recipe` (set by `cifar_learner`). Returns lr_max."
+def fit_recipe(learn:Learner, lr_max:float|str|None=None, **kwargs) -> float:
+    "Train `learn` with the schedule, epochs and learning rate of `learn.recipe` (set by `cifar_learner`); `lr_max`: a number, or 'find' for `lr_find`'s valley, in place of the recipe's. Returns lr_max."
     r = getattr(learn, 'recipe', None)
     if r is None: raise BadValue("this learner has no recipe: make it with cifar_learner, or set learn.recipe")
     if r.schedule not in SCHEDULES: raise BadValue(f"unknown schedule {r.schedule!r} in recipe {r.name}: choose from {', '.join(SCHEDULES)}")
+    if lr_max is not None:
+        if isinstance(lr_max, str) and lr_max != 'find': raise BadValue(f"lr_max must be a number or 'find', got {lr_max!r}")
+        r = get_recipe(r, lr_max=_find(learn, None) if lr_max == 'find' else lr_max)
     return SCHEDULES[r.schedule](learn, r, **kwargs)
 
 # %% ../nbs/09_learner.ipynb #n009
