@@ -288,6 +288,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'cifar_fast.learner.CifarLearner.export': ('learner.html#cifarlearner.export', 'cifar_fast/learner.py'),
                                     'cifar_fast.learner.CifarLearner.export_weights': ( 'learner.html#cifarlearner.export_weights',
                                                                                         'cifar_fast/learner.py'),
+                                    'cifar_fast.learner.CifarLearner.fit': ('learner.html#cifarlearner.fit', 'cifar_fast/learner.py'),
                                     'cifar_fast.learner.CifarLearner.fit_recipe': ( 'learner.html#cifarlearner.fit_recipe',
                                                                                     'cifar_fast/learner.py'),
                                     'cifar_fast.learner.CifarLearner.lr_find': ( 'learner.html#cifarlearner.lr_find',

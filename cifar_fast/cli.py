@@ -94,10 +94,10 @@ def widths_arg(s:str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 64,128,256,512, got {s!r}")
     return ws
 
-def tta_flag(p:argparse.ArgumentParser):
-    "Add `--tta/--no-tta`: test-time augmentation on (level 2) or off; left out, the model's own setting."
+def tta_flag(p:argparse.ArgumentParser, default:str="as the model was saved; on for the fast and muon recipes"):
+    "Add `--tta/--no-tta`: test-time augmentation on (level 2) or off; left out, `default` (the model's own setting)."
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time augmentation (mirror and 1-pixel shifts) on or off (default: as the model was saved; on for the fast recipe)")
+                   help=f"test-time augmentation (mirror and 1-pixel shifts) on or off (default: {default})")
 
 def _tta(args) -> int|None:
     return None if args.tta is None else (2 if args.tta else 0)
@@ -160,7 +160,7 @@ def _add_train_args(p):
     p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
     p.add_argument('--cuda-graphs', action=argparse.BooleanOptionalAction, default=None,
                    help="on a GPU, capture the training step in a CUDA graph and replay it (default: off until it has run on a GPU; no effect on CPUs)")
-    tta_flag(p)
+    tta_flag(p, "the recipe's: on for fast and muon, off for era")
 
 def _train_cmd_args(p):
     _add_train_args(p)
@@ -302,7 +302,9 @@ def export_onnx_cmd(args) -> int:
     "Write the model of an exported learner or a weights file as ONNX, with its classes, normalisation stats and TTA level."
     from cifar_fast.inference import classifier_from_file, model_kind
     from cifar_fast.onnx import export_onnx
-    if model_kind(args.model) == 'onnx': raise DataError(f"{args.model} is already an ONNX model")
+    kind = model_kind(args.model)
+    if kind == 'onnx': raise DataError(f"{args.model} is already an ONNX model")
+    if kind == 'learner': _pickle_note(args.model)
     path = export_onnx(classifier_from_file(args.model), args.out)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
     return 0

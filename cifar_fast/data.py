@@ -50,8 +50,11 @@ def check_cifar_layout(path) -> Path:
     path = Path(path)
     missing = [s for s in ('train', 'test') if not (path/s).is_dir()]
     if missing:
+        others = sorted(p.name + '/' for p in path.iterdir() if p.is_dir() and p.name in ('val', 'valid', 'validation', 'training', 'testing')) if path.is_dir() else []
+        found = f"; found {', '.join(others)}: rename it to test/ (CIFAR-10's test split is the validation set here)" if others and 'test' in missing else \
+                f"; found {', '.join(others)}" if others else ''
         raise DataError(f"{path} is not a CIFAR-10 folder: expected train/ and test/ sub-folders with one folder per class, "
-                        f"but {' and '.join(m + '/' for m in missing)} {'is' if len(missing) == 1 else 'are'} missing")
+                        f"but {' and '.join(m + '/' for m in missing)} {'is' if len(missing) == 1 else 'are'} missing{found}")
     for split in ('train', 'test'):
         found = {p.name for p in (path/split).iterdir() if p.is_dir()}
         if found != set(CIFAR10_CLASSES):

@@ -212,6 +212,16 @@ class CifarLearner(LoopLearner):
         "Train with the schedule, epochs and learning rate of `self.recipe` (set by `cifar_learner`); `lr_max`: a number, or 'find' for `lr_find`'s valley, in place of the recipe's. Returns lr_max."
         return fit_recipe(self, lr_max, **kwargs)
 
+    def fit(self, *args, **kwargs):
+        "fastai's `fit`; the first time, a `RecipeMismatch` warning when the `DataLoaders` were made for another recipe than `self.recipe`."
+        if not self.__dict__.get('_dls_checked') and getattr(self, 'recipe', None) is not None:
+            self._dls_checked = True
+            if differs := check_dls(self.dls, self.recipe):
+                r = self.recipe
+                warnings.warn(f"these DataLoaders were not made for recipe {r.name}: {'; '.join(differs)}. Make them with cifar_dls(path, recipe={r.name!r}) "
+                              f"(a batch size of your own is fine: cifar_dls(path, recipe={r.name!r}, bs=...))", RecipeMismatch, stacklevel=2)
+        return super().fit(*args, **kwargs)
+
     def export_weights(self, path) -> Path:
         "Write the safe weights file, as `learn.export` writes the pickled learner: `export_weights(learn, path)`."
         return export_weights(self, path)
@@ -260,9 +270,6 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
                   metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, cuda_graphs:bool|None=None, **kwargs) -> CifarLearner:
     "A `CifarLearner` (a fastai `Learner`) for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay, precision and callbacks; train and test accuracy."
     r = get_recipe(recipe)
-    if differs := check_dls(dls, r):
-        warnings.warn(f"these DataLoaders were not made for recipe {r.name}: {'; '.join(differs)}. Make them with cifar_dls(path, recipe={r.name!r}) "
-                      f"(a batch size of your own is fine: cifar_dls(path, recipe={r.name!r}, bs=...))", RecipeMismatch, stacklevel=2)
     if opt_func is None:
         if r.opt not in OPTIMIZERS: raise BadValue(f"unknown optimiser {r.opt!r} in recipe {r.name}: choose from {', '.join(OPTIMIZERS)}")
         opt_func = OPTIMIZERS[r.opt]

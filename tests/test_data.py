@@ -74,7 +74,10 @@ def test_layout_errors(fake, tmp_path):
     (fake/'test'/'cat').mkdir(); (fake/'test'/'kitten').mkdir()
     with pytest.raises(DataError, match=r"unexpected \['kitten'\]"): get_cifar10(fake)
     shutil.rmtree(fake/'test')
-    with pytest.raises(DataError, match='test/ is missing'): get_cifar10(fake)
+    with pytest.raises(DataError, match='test/ is missing$'): get_cifar10(fake)
+    (fake/'val').mkdir()  # a train/ + val/ layout: say what was found and what to do
+    with pytest.raises(DataError, match=r'test/ is missing; found val/: rename it to test/ \(CIFAR-10.s test split is the validation set here\)$'):
+        get_cifar10(fake)
     with pytest.raises(DataError, match=str(tmp_path/'nope')): get_cifar10(tmp_path/'nope')
 
 
