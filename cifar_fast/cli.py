@@ -214,11 +214,11 @@ def lr_find_cmd(args) -> int:
     "Run fastai's learning-rate finder on a recipe's learner, print its suggestions and save the plot."
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.augment import cifar_dls
-    from cifar_fast.learner import cifar_learner
+    from cifar_fast.learner import cifar_learner, lr_suggestions
     from cifar_fast.run import save_lr_find_plot
     r = _recipe(args)
     learn = cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad), recipe=r)
-    sug = learn.lr_find(show_plot=False)
+    sug = lr_suggestions(learn)
     print('  '.join(f"{k} {v:.2e}" for k, v in sug._asdict().items()))
     save_lr_find_plot(learn, Path(args.out))
     print(f"wrote {args.out}")

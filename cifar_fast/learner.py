@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #c002
 from __future__ import annotations
-import math, os, pickle, sys, time, warnings, zipfile
+import math, os, pickle, sys, time, types, warnings, zipfile
 from functools import partial
 from pathlib import Path
 
@@ -39,8 +39,9 @@ with quiet_imports():
 # %% auto #0
 __all__ = ['fit_era', 'SCHEDULES', 'DeviceMixedPrecision', 'precision_cbs', 'interactive', 'AutoProgress', 'TrainSteps',
            'whole_epochs', 'fit_linear', 'EMALookahead', 'WhitenBias', 'ValidEvery', 'dls_stats', 'whitening_images',
-           'CifarLearner', 'RecipeMismatch', 'check_dls', 'cifar_learner', 'fit_one_cycle_lr_find', 'fit_recipe',
-           'learner_stats', 'export_weights', 'load_exported', 'history', 'plot_history']
+           'CifarLearner', 'RecipeMismatch', 'check_dls', 'cifar_learner', 'fit_one_cycle_lr_find', 'lr_find_valley',
+           'lr_suggestions', 'fit_recipe', 'learner_stats', 'export_weights', 'load_exported', 'history',
+           'plot_history']
 
 # %% ../nbs/09_learner.ipynb #c005
 class DeviceMixedPrecision(MixedPrecision):
@@ -306,10 +307,21 @@ def fit_one_cycle_lr_find(learn:Learner, epochs:int|float=ERA.epochs, lr_max:flo
 
 fit_era = fit_one_cycle_lr_find  # its name before cifar_fast 0.2
 
+def lr_find_valley(learn:Learner, **kwargs) -> float:
+    "fastai's `lr_find` valley suggestion (`kwargs`: `lr_find`'s); a `BadValue` saying why, not fastai's IndexError, when the finder stopped too early to suggest one."
+    return float(lr_suggestions(learn, **kwargs).valley)
+
+def lr_suggestions(learn:Learner, **kwargs):
+    "fastai's `lr_find(show_plot=False, **kwargs)` suggestions; a `BadValue` saying why, not fastai's IndexError, when the finder stopped too early to suggest."
+    try: return learn.lr_find(show_plot=False, **kwargs)
+    except IndexError:  # fastai suggests from the steps after the first tenth and before the last 5: none left
+        raise BadValue(f"lr_find stopped after {len(learn.recorder.lrs)} steps, too few to suggest a learning rate "
+                       "(the loss diverged at once): give lr_max a number") from None
+
 def _find(learn, lr_max):
     "`lr_max`, or lr_find's valley suggestion when it is None."
     if lr_max is not None: return lr_max
-    lr_max = float(learn.lr_find(show_plot=False).valley)
+    lr_max = lr_find_valley(learn)
     learn.logger(f"lr_max {lr_max:.2e} (lr_find's valley suggestion)")
     return lr_max
 
@@ -344,8 +356,20 @@ def export_weights(learn:Learner, path) -> Path:
 # %% ../nbs/09_learner.ipynb #xc019
 _PICKLE_WARNING = "load_learner` uses Python's insecure pickle module"
 
+class _NeedsModule(Exception):
+    "Raised while unpickling, in place of the ImportError that fastai's `load_learner` would swallow."
+    def __init__(self, module:str): super().__init__(module); self.module = module
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try: return super().find_class(module, name)
+        except ImportError as e: raise _NeedsModule(e.name or module) from e
+
+_PICKLE = types.ModuleType('cifar_fast_pickle')  # what load_learner unpickles with: pickle, with a missing module said as such
+_PICKLE.Unpickler, _PICKLE.load, _PICKLE.loads = _Unpickler, pickle.load, pickle.loads
+
 def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
-    "fastai's `load_learner`, with errors that name the file and say what is wrong. It unpickles: load only files you trust."
+    "fastai's `load_learner`, with errors that name the file and say what is wrong. It unpickles (once): load only files you trust."
     path = Path(path)
     if not path.is_file(): raise DataError(f"no exported learner at {path}")
     if not zipfile.is_zipfile(path):
@@ -353,24 +377,21 @@ def load_exported(path, cpu:bool=True, channels_last:bool=True) -> Learner:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message=f'.*{_PICKLE_WARNING}')
-            learn = load_learner(path, cpu=cpu)
-        if channels_last and not any(isinstance(cb, ChannelsLast) for cb in learn.cbs): learn.add_cb(ChannelsLast())
-        if type(learn) is Learner: learn.__class__ = CifarLearner  # exported by plain fastai, or by an older cifar_fast: cifar_fast's methods too
-        if not isinstance(getattr(learn, 'progress', None), AutoProgress):
-            learn.remove_cb(ProgressCallback)
-            learn.add_cb(AutoProgress())
-        return learn
-    except UnboundLocalError: pass  # fastai swallowed an ImportError and then failed on its unset result
+            learn = load_learner(path, cpu=cpu, pickle_module=_PICKLE)
+    except _NeedsModule as e:
+        raise DataError(f"{path} needs the module {e.module!r}, which cannot be imported here: install it, "
+                        "or put it on sys.path, before loading") from e.__cause__
     except AttributeError as e:
         raise DataError(f"{path} needs a class or function that is not defined here ({e.args[0].splitlines()[-1].strip()}): "
                         "import the module that defines it before loading") from e
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError) as e:
-        raise DataError(f"cannot load {path}: the file is damaged or not an exported learner ({e})") from e
-    try: torch.load(path, map_location='cpu', weights_only=False)  # load again to see the error fastai swallowed
-    except ImportError as e:
-        raise DataError(f"{path} needs the module {e.name!r}, which cannot be imported here: install it, "
-                        "or put it on sys.path, before loading") from e
-    raise DataError(f"cannot load {path}: fastai's load_learner failed")
+        raise DataError(f"cannot load {path}: the file is damaged or not an exported learner ({' '.join(str(e).split())[:200]})") from e
+    if type(learn) is Learner: learn.__class__ = CifarLearner  # exported by plain fastai, or by an older cifar_fast: cifar_fast's methods too
+    if channels_last and not any(isinstance(cb, ChannelsLast) for cb in learn.cbs): learn.add_cb(ChannelsLast())
+    if not isinstance(getattr(learn, 'progress', None), AutoProgress):
+        learn.remove_cb(ProgressCallback)
+        learn.add_cb(AutoProgress())
+    return learn
 
 # %% ../nbs/09_learner.ipynb #xc023
 def history(learn:Learner) -> dict:

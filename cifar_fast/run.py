@@ -12,7 +12,7 @@ from .core import DataError, atomic_write, check_writable, quiet_imports
 from .recipes import Recipe, get_recipe
 from .model import unwrap
 from .augment import cifar_dls
-from .learner import cifar_learner, export_weights, history, plot_history
+from .learner import cifar_learner, export_weights, history, lr_find_valley, plot_history
 from .checkpoint import (Checkpoint, Resume, StopOnNaN, TrainingDiverged, checkpoints as checkpoint_files, latest_checkpoint, load_checkpoint,
                                    resume_differences, run_fingerprint)
 from .logs import log_cbs
@@ -93,10 +93,10 @@ def save_lr_find_plot(learn, path:Path):
 
 def _lr_find(learn, plot:Path|None, log) -> float:
     "lr_find's valley suggestion; with `plot`, the finder's plot saved there before training replaces it."
-    sug = learn.lr_find(show_plot=False)
-    log(f"lr_max {sug.valley:.2e} (lr_find's valley suggestion)")
+    valley = lr_find_valley(learn)
+    log(f"lr_max {valley:.2e} (lr_find's valley suggestion)")
     if plot: save_lr_find_plot(learn, plot)
-    return float(sug.valley)
+    return valley
 
 def _fit(learn, cbs:list, n_proc:int, log) -> bool|None:
     "Fit `learn` with `cbs`, data-parallel when `n_proc` > 1 (then rank 0 tests alone at the end); whether all ranks agree, or None for one process."
@@ -180,7 +180,8 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
     if rank: return res
     res.accuracy = history(learn)['valid_accuracy'][-1]
     learn.export(out.absolute())
-    res.files = {'learner': out, 'weights': export_weights(learn, out.with_suffix('.safetensors').absolute())}
+    export_weights(learn, out.with_suffix('.safetensors').absolute())
+    res.files = {'learner': out, 'weights': out.with_suffix('.safetensors')}  # every path as given: relative ones stay relative
     log(f"test accuracy {res.accuracy:.4f} after {r.epochs} epochs in {res.train_seconds:.0f}s"
         f"{f' (and lr_find {lr_find_seconds:.0f}s)' if lr_find_seconds else ''}; exported the learner to {out} and the weights to {out.with_suffix('.safetensors')}")
     if report: res.files.update(write_run_report(res, report, data=data, subset=subset, seed=seed, n_proc=n_proc))
