@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_checkpoint.ipynb #n003
 from __future__ import annotations
-import dataclasses, hashlib, random, re
+import dataclasses, hashlib, pickle, random, re, zipfile
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +121,15 @@ def load_checkpoint(path) -> dict:
     path = Path(path)
     if not path.is_file(): raise DataError(f"no checkpoint at {path}")
     try: st = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise DataError(f"{path} is not a readable checkpoint ({type(e).__name__}): is it truncated?") from None
+    except OSError as e: raise DataError(f"cannot read the checkpoint {path}: {e.strerror or e}") from None
+    except Exception as e:
+        if not zipfile.is_zipfile(path):
+            raise DataError(f"{path} is not a readable checkpoint: torch.save writes a zip archive, and this is none (truncated, or another kind of file)") from None
+        if isinstance(e, pickle.UnpicklingError) and (m := re.search(r'Unsupported global: GLOBAL (\S+)', str(e))):
+            raise DataError(f"{path} is not a cifar_fast checkpoint: it holds a {m[1]}, which no checkpoint does (not loaded: it could run code)") from None
+        detail = re.search(r'WeightsUnpickler error: (.+?)(?:\n\n|$)', str(e), re.S)
+        why = ' '.join((detail[1] if detail else str(e)).split())[:160]
+        raise DataError(f"{path} is not a readable checkpoint: the archive is damaged ({type(e).__name__}: {why})") from None
     if not isinstance(st, dict) or 'format' not in st: raise DataError(f"{path} is not a cifar_fast checkpoint")
     if st['format'] > CHECKPOINT_FORMAT:
         raise DataError(f"{path} was written by a newer cifar_fast (checkpoint format {st['format']}, this one reads {CHECKPOINT_FORMAT}): upgrade cifar_fast")
