@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_cli.ipynb #c002
 from __future__ import annotations
-import argparse, json, os, shlex, signal, sys, threading, time, warnings
+import argparse, contextlib, json, os, shlex, signal, sys, threading, time, warnings
 from pathlib import Path
 
 from .core import PRECISIONS, CifarFastError, DataError, DataWarning, atomic_write
@@ -186,23 +186,44 @@ def train(args) -> int:
     "Train on CIFAR-10 with a recipe (default era), export the learner and its weights, and optionally write a report."
     import matplotlib; matplotlib.use('Agg')
     if args.num_processes > 1 and int(os.environ.get('WORLD_SIZE', 1)) <= 1: return _launch(args)
-    if int(os.environ.get('RANK', 0)): sys.stdout = open(os.devnull, 'w')  # rank 0 speaks for all
     from cifar_fast.checkpoint import TrainingDiverged
     from cifar_fast.run import RunInterrupted, train_run
-    try:
-        train_run(args.recipe, data=args.data, out=args.out, report=args.report, tensorboard=args.tensorboard, checkpoints=args.checkpoints,
-                  resume=args.resume, keep_checkpoints=args.keep_checkpoints, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
-                  started=getattr(args, 'started', None), **_changes(args))
-    except TrainingDiverged as e:
-        kept = f"the last good checkpoint is {e.checkpoint}" if getattr(e, 'checkpoint', None) else "no epoch had finished, so there is no checkpoint"
-        print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
-        return 1
-    except RunInterrupted as e:
-        resume = f"cifar-fast {shlex.join(args.argv)}" + ('' if args.resume else ' --resume')
-        kept = f"saved {e.checkpoint}; resume with: {resume}" if e.checkpoint else "no epoch had finished, so there is nothing to resume"
-        print(f"cifar-fast train: interrupted in epoch {e.epoch}; {kept}", file=sys.stderr)
-        return 130
+    quiet = open(os.devnull, 'w') if int(os.environ.get('RANK', 0)) else None  # rank 0 speaks for all
+    with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext(), _sigterm_stops() as terminated:
+        try:
+            train_run(args.recipe, data=args.data, out=args.out, report=args.report, tensorboard=args.tensorboard, checkpoints=args.checkpoints,
+                      resume=args.resume, keep_checkpoints=args.keep_checkpoints, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
+                      started=getattr(args, 'started', None), **_changes(args))
+        except TrainingDiverged as e:
+            kept = f"the last good checkpoint is {e.checkpoint}" if getattr(e, 'checkpoint', None) else "no epoch had finished, so there is no checkpoint"
+            print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
+            return 1
+        except RunInterrupted as e:
+            resume = f"cifar-fast {shlex.join(args.argv)}" + ('' if args.resume else ' --resume')
+            kept = f"saved {e.checkpoint}; resume with: {resume}" if e.checkpoint else "no epoch had finished, so there is nothing to resume"
+            print(f"cifar-fast train: {'stopped (SIGTERM)' if terminated else 'interrupted'} in epoch {e.epoch}; {kept}", file=sys.stderr)
+            return 143 if terminated else 130
+        except KeyboardInterrupt:
+            if not terminated: raise
+            print("cifar-fast train: stopped (SIGTERM) before training began", file=sys.stderr)
+            return 143
+        finally:
+            if quiet: quiet.close()
     return 0
+
+@contextlib.contextmanager
+def _sigterm_stops():
+    "While the block runs, SIGTERM (what `kill`, `timeout`, job schedulers and Kubernetes send) stops it as Ctrl-C does; yields a list that is not empty once it came."
+    came = []
+    def stop(signum, frame):
+        came.append(signum)
+        raise KeyboardInterrupt
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread only
+        yield came
+        return
+    old = signal.signal(signal.SIGTERM, stop)
+    try: yield came
+    finally: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/20_cli.ipynb #c026
 def _lr_find_args(p):
@@ -332,9 +353,7 @@ def demo_cmd(args) -> int:
     app = demo_app(clf, demo_examples(args.data, args.examples) if args.examples > 0 else [], title=f"cifar_fast: {Path(args.model).name}",
                    note=note, concurrency=args.concurrency)
     print(f"serving {args.model} on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    if threading.current_thread() is threading.main_thread():  # a service manager's stop is a Ctrl-C: the server closes and tidies up
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    serve_demo(app, host=args.host, port=args.port)
+    with _sigterm_stops(): serve_demo(app, host=args.host, port=args.port)  # a service manager's stop is a Ctrl-C: the server closes and tidies up
     return 0
 
 # %% ../nbs/20_cli.ipynb #n009

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_run.ipynb #u002
 from __future__ import annotations
-import dataclasses, json, os, platform, time
+import contextlib, dataclasses, json, os, platform, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,19 +98,26 @@ def _lr_find(learn, plot:Path|None, log) -> float:
     if plot: save_lr_find_plot(learn, plot)
     return valley
 
-def _fit(learn, cbs:list, n_proc:int, log) -> bool|None:
-    "Fit `learn` with `cbs`, data-parallel when `n_proc` > 1 (then rank 0 tests alone at the end); whether all ranks agree, or None for one process."
+def _fit(learn, cbs:list, n_proc:int) -> bool|None:
+    "Fit `learn` with `cbs`, data-parallel when `n_proc` > 1; whether all ranks hold the same weights after, or None for one process."
     if n_proc == 1: return learn.fit_recipe(cbs=cbs) and None
-    import torch
-    from cifar_fast.distributed import data_parallel, evaluate_once, ranks_agree
+    from cifar_fast.distributed import data_parallel, ranks_agree
     with data_parallel(learn): learn.fit_recipe(cbs=cbs)
-    agree = ranks_agree(learn.model)
-    if int(os.environ.get('RANK', 0)): return agree
-    os.environ['WORLD_SIZE'] = '1'  # from here rank 0 works alone: testing, export, report
-    torch.set_num_threads(torch.get_num_threads() * int(os.environ.get('LOCAL_WORLD_SIZE', 1)))  # the cores the others used
-    evaluate_once(learn)
-    log(f"weights {'identical' if agree else 'DIFFERENT'} on all {n_proc} processes; tested once, by rank 0, on all {len(learn.dls.valid_ds)} test images")
-    return agree
+    return ranks_agree(learn.model)
+
+@contextlib.contextmanager
+def _alone_after(n_proc:int):
+    "Rank 0 after a data-parallel fit: fastai as if alone (WORLD_SIZE 1), on the cores the other processes used; both put back after."
+    if n_proc == 1:
+        yield
+        return
+    import torch
+    from cifar_fast.distributed import alone
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads * int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
+    try:
+        with alone(): yield
+    finally: torch.set_num_threads(threads)
 
 def train_run(recipe='era', data=None, out=None, report=None, tensorboard=None, checkpoints=None, resume:bool=False,
               keep_checkpoints:bool=False, subset:int|None=None, seed:int|None=None, skip_bad:bool=False, cbs=None, log=print,
@@ -168,7 +175,7 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
     meta['recipe'] = dataclasses.asdict(r)
     saver = Checkpoint(ckpt_dir.absolute(), meta=meta)
     t = time.perf_counter()
-    try: _fit(learn, [saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers + list(cbs or []), n_proc, log)
+    try: agree = _fit(learn, [saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers + list(cbs or []), n_proc)
     except TrainingDiverged as e:
         e.checkpoint = saver.last
         raise
@@ -178,19 +185,24 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
                     ready_seconds=ready.seconds, resumed_from=state['epoch'] if state else None,
                     train_steps=learn.train_iter - (state['train_iter'] if state else 0))
     if rank: return res
-    res.accuracy = history(learn)['valid_accuracy'][-1]
-    learn.export(out.absolute())
-    export_weights(learn, out.with_suffix('.safetensors').absolute())
-    res.files = {'learner': out, 'weights': out.with_suffix('.safetensors')}  # every path as given: relative ones stay relative
-    log(f"test accuracy {res.accuracy:.4f} after {r.epochs} epochs in {res.train_seconds:.0f}s"
-        f"{f' (and lr_find {lr_find_seconds:.0f}s)' if lr_find_seconds else ''}; exported the learner to {out} and the weights to {out.with_suffix('.safetensors')}")
-    if report: res.files.update(write_run_report(res, report, data=data, subset=subset, seed=seed, n_proc=n_proc))
-    if report: log(f"wrote {', '.join(Path(p).name for k, p in res.files.items() if k not in ('learner', 'weights'))} to {report}")
-    if keep_checkpoints: res.files['checkpoints'] = ckpt_dir
-    else:
-        for p in checkpoint_files(ckpt_dir): p.unlink()
-        if ckpt_dir.is_dir() and not any(ckpt_dir.iterdir()): ckpt_dir.rmdir()
-        log(f"removed the checkpoints in {ckpt_dir} (the run is exported; keep_checkpoints=True / --keep-checkpoints keeps them)")
+    with _alone_after(n_proc):  # rank 0 works alone from here: testing, export, report
+        if n_proc > 1:
+            from cifar_fast.distributed import evaluate_once
+            evaluate_once(learn)
+            log(f"weights {'identical' if agree else 'DIFFERENT'} on all {n_proc} processes; tested once, by rank 0, on all {len(learn.dls.valid_ds)} test images")
+        res.accuracy = history(learn)['valid_accuracy'][-1]
+        learn.export(out.absolute())
+        export_weights(learn, out.with_suffix('.safetensors').absolute())
+        res.files = {'learner': out, 'weights': out.with_suffix('.safetensors')}  # every path as given: relative ones stay relative
+        log(f"test accuracy {res.accuracy:.4f} after {r.epochs} epochs in {res.train_seconds:.0f}s"
+            f"{f' (and lr_find {lr_find_seconds:.0f}s)' if lr_find_seconds else ''}; exported the learner to {out} and the weights to {out.with_suffix('.safetensors')}")
+        if report: res.files.update(write_run_report(res, report, data=data, subset=subset, seed=seed, n_proc=n_proc))
+        if report: log(f"wrote {', '.join(Path(p).name for k, p in res.files.items() if k not in ('learner', 'weights'))} to {report}")
+        if keep_checkpoints: res.files['checkpoints'] = ckpt_dir
+        else:
+            for p in checkpoint_files(ckpt_dir): p.unlink()
+            if ckpt_dir.is_dir() and not any(ckpt_dir.iterdir()): ckpt_dir.rmdir()
+            log(f"removed the checkpoints in {ckpt_dir} (the run is exported; keep_checkpoints=True / --keep-checkpoints keeps them)")
     return res
 
 # %% ../nbs/15_run.ipynb #u015

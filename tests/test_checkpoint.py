@@ -49,24 +49,25 @@ def test_resume_after_sigkill_and_ctrl_c(tmp_path, data, capsys, recipe='era'):
     script = tmp_path/'killer.py'
     script.write_text(KILLER)
     runs = {'whole': subprocess.Popen([CLI, *train_args(data, tmp_path/'whole'/'m.pkl', recipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)}
-    for name, sig in (('killed', 'SIGKILL'), ('ctrl_c', 'SIGINT')):
+    for name, sig in (('killed', 'SIGKILL'), ('ctrl_c', 'SIGINT'), ('term', 'SIGTERM')):
         runs[name] = subprocess.Popen([sys.executable, str(script), '8', sig, *train_args(data, tmp_path/name/'m.pkl', recipe)],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = {name: (p.wait(timeout=300), *p.communicate()) for name, p in runs.items()}
     assert done['whole'][0] == 0, done['whole'][2]
     assert done['killed'][0] == -signal.SIGKILL, done['killed'][2]
-    rc, out, err = done['ctrl_c']
-    assert rc == 130 and len(err.strip().splitlines()) == 1, err
-    args = train_args(data, tmp_path/'ctrl_c'/'m.pkl', recipe)
-    assert err.strip() == (f"cifar-fast train: interrupted in epoch 2; saved {tmp_path/'ctrl_c'/'m.checkpoints'/'checkpoint-001.pth'}; "
-                           f"resume with: cifar-fast {' '.join(args)} --resume")
-    for name in ('killed', 'ctrl_c'):
+    for name, rc_want, how in (('ctrl_c', 130, 'interrupted'), ('term', 143, 'stopped (SIGTERM)')):  # SIGTERM: kill, timeout, job schedulers
+        rc, out, err = done[name]
+        assert rc == rc_want and len(err.strip().splitlines()) == 1, err
+        args = train_args(data, tmp_path/name/'m.pkl', recipe)
+        assert err.strip() == (f"cifar-fast train: {how} in epoch 2; saved {tmp_path/name/'m.checkpoints'/'checkpoint-001.pth'}; "
+                               f"resume with: cifar-fast {' '.join(args)} --resume")
+    for name in ('killed', 'ctrl_c', 'term'):
         assert sorted(p.name for p in (tmp_path/name/'m.checkpoints').iterdir()) == ['checkpoint-001.pth'], name
     # without --resume, an unfinished run is not overwritten
     assert main(train_args(data, tmp_path/'killed'/'m.pkl', recipe)) == 2
     assert 'holds an unfinished run (epoch 1 of 3): continue it with --resume' in capsys.readouterr().err
     resumed = {name: subprocess.Popen([CLI, *train_args(data, tmp_path/name/'m.pkl', recipe), '--resume'], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for name in ('killed', 'ctrl_c')}
+                                      stderr=subprocess.PIPE, text=True) for name in ('killed', 'ctrl_c', 'term')}
     whole = load_file(tmp_path/'whole'/'m.safetensors')
     final_line = [l for l in done['whole'][1].splitlines() if l.startswith('test accuracy')][0].split(' after')[0]
     for name, p in resumed.items():

@@ -132,3 +132,14 @@ def test_a_train_that_cannot_start_writes_nothing(fake, tmp_path, args, message)
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stdout == ''
     assert sorted(p.name for p in work.iterdir()) == []  # no models/, no models/cifar_era.checkpoints/, no rep/
+
+
+@pytest.mark.slow
+def test_train_in_process_leaves_the_process_as_it_was(fake, tmp_path, capsys):
+    "`main(['train', ...])` from Python: stdout, the SIGTERM handler, WORLD_SIZE and the thread count are as before."
+    import os, signal, sys, torch
+    before = (sys.stdout, signal.getsignal(signal.SIGTERM), os.environ.get('WORLD_SIZE'), torch.get_num_threads())
+    assert main(['train', '--data', str(fake), '--bs', '16', '--epochs', '1', '--widths', '8,16,16,16', '--lr-max', '1e-2',
+                 '--out', str(tmp_path/'m.pkl')]) == 0
+    assert 'test accuracy' in capsys.readouterr().out
+    assert (sys.stdout, signal.getsignal(signal.SIGTERM), os.environ.get('WORLD_SIZE'), torch.get_num_threads()) == before
