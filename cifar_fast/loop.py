@@ -16,6 +16,7 @@ with quiet_imports():
     from fastai.callback.fp16 import AMPMode, MixedPrecision
     from fastai.callback.schedule import ParamScheduler
     from fastai.learner import CastToTensor, Learner
+    from fastai.torch_core import num_distrib
 
 # %% auto #0
 __all__ = ['CUDA_API', 'STEP_EVENTS', 'handles', 'LoopLearner', 'graph_protocol', 'CudaGraphs']
@@ -67,7 +68,7 @@ class LoopLearner(Learner):
 
 # %% ../nbs/08_loop.ipynb #l009
 CUDA_API = SimpleNamespace(runs_on=lambda device: device.type == 'cuda', CUDAGraph=lambda: torch.cuda.CUDAGraph(),
-                           graph=lambda g: torch.cuda.graph(g), Stream=lambda: torch.cuda.Stream(),
+                           graph=lambda g: torch.cuda.graph(g, capture_error_mode='thread_local'), Stream=lambda: torch.cuda.Stream(),
                            stream=lambda s: torch.cuda.stream(s), current_stream=lambda: torch.cuda.current_stream(),
                            synchronize=lambda: torch.cuda.synchronize())  # all CudaGraphs calls of torch.cuda: tests pass a CPU stand-in
 
@@ -110,6 +111,7 @@ class CudaGraphs(Callback):
     def _supported(self) -> bool:
         learn = self.learn
         if not isinstance(learn, LoopLearner): return self._off("the learner is not a LoopLearner (make it with cifar_learner)")
+        if num_distrib() > 1: return self._off("data-parallel training (DDP's gradient hooks in a captured step are not supported here)")
         if not hasattr(learn.opt, 'hyper_tensors'):
             return self._off(f"the optimiser ({type(learn.opt).__name__}) does not read its learning rate and momentum from tensors")
         acting = [cb for cb in learn.cbs.sorted('order') if cb is not self and any(handles(cb, e) for e in ('before_batch',) + STEP_EVENTS)]

@@ -156,3 +156,12 @@ def test_what_cannot_be_captured_is_refused(data):
             fit(learn)
         assert any(why in str(w.message) for w in caught), [str(w.message) for w in caught]
         assert next(cb for cb in learn.cbs if isinstance(cb, CudaGraphs)).stats['captured'] == 0
+    # data-parallel training: DDP's hooks are not captured here
+    import os, unittest.mock
+    learn, cg = learner(data, r), CudaGraphs(api=STANDIN)
+    cg.learn = learn
+    learn.create_opt()
+    with unittest.mock.patch.dict(os.environ, {'WORLD_SIZE': '2'}), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        assert not cg._supported()
+    assert 'data-parallel training' in str(caught[0].message)
