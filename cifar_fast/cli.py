@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse, contextlib, json, os, shlex, signal, sys, threading, time, warnings
 from pathlib import Path
 
-from .core import PRECISIONS, CifarFastError, DataError, DataWarning, atomic_write
+from .core import PRECISIONS, BadValue, CifarFastError, DataError, DataWarning, atomic_write
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'epochs_arg', 'lr_max_arg',
-           'widths_arg', 'tta_flag', 'prepare', 'train', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
+           'widths_arg', 'tta_flag', 'prepare', 'train', 'compare_cmd', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
            'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/20_cli.ipynb #c005
@@ -171,6 +171,9 @@ def _train_cmd_args(p):
     p.add_argument('--keep-checkpoints', action='store_true', help='keep the last two checkpoints after the run is exported (default: remove them)')
     p.add_argument('--resume', action='store_true', help="continue the run from its latest checkpoint (same recipe, data and seed)")
     p.add_argument('--num-processes', type=positive_int, default=1, help='train data-parallel on N processes of this machine (CPU: gloo; GPUs: one each); --bs is per process')
+    p.add_argument('--seeds', type=positive_int, default=None, help='train once per seed 0..N-1 and report the mean test accuracy with its 95%% confidence interval; '
+                   '--out is then a folder (default: models/cifar_RECIPE_seeds)')
+    p.add_argument('--export', choices=('best', 'all', 'none'), default='best', help="with --seeds: keep the exports of the best seed, of all, or none (default: best)")
 
 def _launch(args) -> int:
     "Run this `train` command on `args.num_processes` processes of this machine with PyTorch's launcher (`torchrun`); its exit status."
@@ -185,15 +188,24 @@ def _launch(args) -> int:
 def train(args) -> int:
     "Train on CIFAR-10 with a recipe (default era), export the learner and its weights, and optionally write a report."
     import matplotlib; matplotlib.use('Agg')
+    if args.seeds:
+        clash = [flag for flag, v in (('--seed', args.seed), ('--tensorboard', args.tensorboard), ('--checkpoints', args.checkpoints),
+                                      ('--keep-checkpoints', args.keep_checkpoints), ('--num-processes', args.num_processes > 1)) if v]
+        if clash: raise BadValue(f"--seeds trains seeds 0 to {args.seeds - 1}, each with its own checkpoints: leave out {', '.join(clash)}")
     if args.num_processes > 1 and int(os.environ.get('WORLD_SIZE', 1)) <= 1: return _launch(args)
     from cifar_fast.checkpoint import TrainingDiverged
     from cifar_fast.run import RunInterrupted, train_run
+    from cifar_fast.runs import train_runs
     quiet = open(os.devnull, 'w') if int(os.environ.get('RANK', 0)) else None  # rank 0 speaks for all
     with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext(), _sigterm_stops() as terminated:
         try:
-            train_run(args.recipe, data=args.data, out=args.out, report=args.report, tensorboard=args.tensorboard, checkpoints=args.checkpoints,
-                      resume=args.resume, keep_checkpoints=args.keep_checkpoints, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
-                      started=getattr(args, 'started', None), **_changes(args))
+            if args.seeds:
+                train_runs(args.recipe, seeds=args.seeds, data=args.data, out=args.out, report=args.report, resume=args.resume, export=args.export,
+                           subset=args.subset, skip_bad=args.skip_bad, **_changes(args))
+            else:
+                train_run(args.recipe, data=args.data, out=args.out, report=args.report, tensorboard=args.tensorboard, checkpoints=args.checkpoints,
+                          resume=args.resume, keep_checkpoints=args.keep_checkpoints, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
+                          started=getattr(args, 'started', None), **_changes(args))
         except TrainingDiverged as e:
             kept = f"the last good checkpoint is {e.checkpoint}" if getattr(e, 'checkpoint', None) else "no epoch had finished, so there is no checkpoint"
             print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
@@ -224,6 +236,37 @@ def _sigterm_stops():
     old = signal.signal(signal.SIGTERM, stop)
     try: yield came
     finally: signal.signal(signal.SIGTERM, old)
+
+def _compare_args(p):
+    p.add_argument('a', help="recipe A: a name (era, fast, muon) or a variant, e.g. muon:epochs=7 (fields as get_recipe takes them)")
+    p.add_argument('b', help='recipe B, likewise')
+    p.add_argument('--seeds', type=positive_int, default=5, help='seeds 0..N-1 for each, run alternately (default: 5)')
+    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
+    p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick comparisons')
+    p.add_argument('--skip-bad', action='store_true', help='leave out image files that cannot be read, with a warning that counts them')
+    p.add_argument('--bs', type=positive_int, default=None, help="batch size of both (default: each recipe's)")
+    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs of both (default: each recipe's)")
+    _add_model_args(p)
+    p.add_argument('--out', default='models/compare', help='folder for the runs, resumable (default: models/compare)')
+    p.add_argument('--report', default=None, help='folder for index.html: the verdict, the per-seed table and seeds.png')
+    p.add_argument('--resume', action='store_true', help='continue a comparison that was stopped: finished seeds are not trained again')
+    p.add_argument('--export', choices=('best', 'all', 'none'), default='none', help='keep the exports of the best seed of each, of all, or none (default: none)')
+
+@command('compare', "train two recipes or variants on the same seeds, alternately, and say whether B beats A (Welch's t-test)", _compare_args)
+def compare_cmd(args) -> int:
+    "Train recipes A and B on seeds 0..N-1, alternately, and print each one's mean with its 95% confidence interval and the verdict."
+    import matplotlib; matplotlib.use('Agg')
+    from cifar_fast.run import RunInterrupted
+    from cifar_fast.runs import compare_runs
+    with _sigterm_stops() as terminated:
+        try:
+            compare_runs(args.a, args.b, seeds=args.seeds, data=args.data, out=args.out, report=args.report, resume=args.resume, export=args.export,
+                         subset=args.subset, skip_bad=args.skip_bad, **_changes(args))
+        except RunInterrupted as e:
+            resume = f"cifar-fast {shlex.join(args.argv)}" + ('' if args.resume else ' --resume')
+            print(f"cifar-fast compare: {'stopped (SIGTERM)' if terminated else 'interrupted'} in epoch {e.epoch}; resume with: {resume}", file=sys.stderr)
+            return 143 if terminated else 130
+    return 0
 
 # %% ../nbs/20_cli.ipynb #c026
 def _lr_find_args(p):

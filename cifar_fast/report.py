@@ -17,7 +17,8 @@ __all__ = ['FIGURES', 'write_report_page']
 # %% ../nbs/14_report.ipynb #d0535e90
 FIGURES = {'history.png': 'Loss and accuracy per epoch', 'lr_find.png': 'Learning-rate finder',
            'confusion_matrix.png': 'Confusion matrix', 'top_losses.png': 'The test images with the highest loss',
-           'misclassified.png': 'Misclassified test images (actual / predicted / probability)'}
+           'misclassified.png': 'Misclassified test images (actual / predicted / probability)',
+           'seeds.png': 'Test accuracy of each seed, with the mean and the 95% confidence interval of the mean'}
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:0.2rem 0.6rem;text-align:right}
@@ -44,16 +45,17 @@ def _table(d:dict) -> str:
 def _frame(df:pd.DataFrame) -> str:
     return df.to_html(index=False, na_rep='', float_format=_number, border=0)
 
-def write_report_page(dest, title:str, results:dict, settings:dict, history:list|None=None) -> Path:
-    "Write `dest`/index.html: `results` (None values left out) and `settings` as tables, the per-epoch `history` (a list of dicts), per_class.csv and the figures found in `dest`."
+def write_report_page(dest, title:str, results:dict, settings:dict, history:list|None=None, tables:dict|None=None) -> Path:
+    "Write `dest`/index.html: `results` (None values left out) and `settings` as tables, the per-epoch `history` (a list of dicts), more `tables` ({heading: list of dicts}), per_class.csv and the figures found in `dest`."
     dest, results = Path(dest), {k: v for k, v in results.items() if v is not None}
     parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Results</h2>", _table(results)]
     if history: parts += ["<h2>Per epoch</h2>", _frame(pd.DataFrame(history))]
+    for heading, rows in (tables or {}).items(): parts += [f"<h2>{html.escape(heading)}</h2>", _frame(pd.DataFrame(rows))]
     if (dest/'per_class.csv').exists(): parts += ["<h2>Per class</h2>", _frame(pd.read_csv(dest/'per_class.csv', keep_default_na=False))]
     for name, caption in FIGURES.items():
         if (dest/name).exists():
             parts.append(f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
-    parts += ["<h2>Settings</h2>", _table(settings)]
+    if settings: parts += ["<h2>Settings</h2>", _table(settings)]
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>{_STYLE}</style></head>\n<body>\n' + '\n'.join(parts) + '\n</body></html>\n')
     with atomic_write(dest/'index.html') as tmp: tmp.write_text(page, encoding='utf-8')

@@ -1,4 +1,4 @@
-import contextlib, os, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
+import contextlib, os, textwrap, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 
 import pytest
@@ -8,6 +8,23 @@ from cifar_fast.data import synthetic_cifar10
 REAL_DATA = os.environ.get('CIFAR_FAST_DATA')
 CLI = str(Path(sys.executable).parent/'cifar-fast')  # the console script, as a user runs it
 
+# Runs `cifar-fast` in this process after sending itself signal SIG at the start of training batch N (counted over the run).
+KILLER = textwrap.dedent('''
+    import os, signal, sys
+    from cifar_fast.core import quiet_imports
+    with quiet_imports(): from fastai.learner import Learner
+    from cifar_fast.cli import main
+    at, sig, n = int(sys.argv[1]), getattr(signal, sys.argv[2]), [0]
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even if whatever started this process ignores SIGINT
+    one_batch = Learner._do_one_batch
+    def counting(self):
+        if self.training:
+            n[0] += 1
+            if n[0] == at: os.kill(os.getpid(), sig)
+        one_batch(self)
+    Learner._do_one_batch = counting
+    sys.exit(main(sys.argv[3:]))
+''')
 
 
 def run(*args, timeout=600, **kw) -> subprocess.CompletedProcess:

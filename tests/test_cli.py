@@ -9,7 +9,7 @@ from cifar_fast.cli import main
 from cifar_fast.recipes import RECIPES
 
 from conftest import run
-SUBCOMMANDS = ['prepare', 'train', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
+SUBCOMMANDS = ['prepare', 'train', 'compare', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
 
 
 
