@@ -11,8 +11,8 @@ from .core import PRECISIONS, BadValue, CifarFastError, DataError, DataWarning, 
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'epochs_arg', 'lr_max_arg',
-           'widths_arg', 'tta_flag', 'prepare', 'train', 'compare_cmd', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
-           'export_onnx_cmd', 'demo_cmd']
+           'widths_arg', 'tta_flag', 'recipe_arg', 'prepare', 'train', 'compare_cmd', 'sweep_cmd', 'lr_find_cmd',
+           'predict_cmd', 'evaluate_cmd', 'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/20_cli.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -103,10 +103,17 @@ def _tta(args) -> int|None:
     return None if args.tta is None else (2 if args.tta else 0)
 
 # %% ../nbs/20_cli.ipynb #c012
+def recipe_arg(s:str):
+    "argparse type: a recipe's name or a variant (`fast:lr_max=0.8,label_smoothing=0.1`), as a `Recipe`."
+    from cifar_fast.recipes import parse_variant
+    try: return parse_variant(s)
+    except BadValue as e: raise argparse.ArgumentTypeError(str(e)) from None
+
 def _add_data_args(p:argparse.ArgumentParser):
     from cifar_fast.recipes import RECIPES
     p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--recipe', choices=list(RECIPES), default='era', help='the recipe whose numbers to use (default: era)')
+    p.add_argument('--recipe', type=recipe_arg, default='era', metavar='RECIPE',
+                   help=f"the recipe whose numbers to use: {', '.join(RECIPES)}, or a variant such as fast:lr_max=0.8,epochs=12 (default: era)")
     p.add_argument('--bs', type=positive_int, default=None, help="batch size (default: the recipe's)")
     p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick runs')
     p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')
@@ -266,6 +273,40 @@ def compare_cmd(args) -> int:
             resume = f"cifar-fast {shlex.join(args.argv)}" + ('' if args.resume else ' --resume')
             print(f"cifar-fast compare: {'stopped (SIGTERM)' if terminated else 'interrupted'} in epoch {e.epoch}; resume with: {resume}", file=sys.stderr)
             return 143 if terminated else 130
+    return 0
+
+def _sweep_args(p):
+    p.add_argument('recipe', help="the recipe to search around: a name (era, fast, muon) or a variant, e.g. muon:epochs=7")
+    p.add_argument('space', nargs='+', help="field=distribution(args), e.g. lr_max=loguniform(0.1,3) label_smoothing=uniform(0,0.3) epochs=choice(6,8,10); "
+                   "or a file of them, one per line")
+    p.add_argument('--trials', type=positive_int, default=16, help='trials to run (default: 16)')
+    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
+    p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split (the same for every trial)')
+    p.add_argument('--bs', type=positive_int, default=None, help="batch size of every trial (default: the recipe's)")
+    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs of every trial (default: the recipe's)")
+    _add_model_args(p)
+    tta_flag(p, "the recipe's")
+    p.add_argument('--holdout', type=float, default=0.1, help='share of each class\'s training images the trials are scored on (default: 0.1); the test set is used once, for the best variant')
+    p.add_argument('--seed', type=int, default=0, help="the search's seed: Optuna's draws, the held-out images, every trial's start (default: 0)")
+    p.add_argument('--grace', type=positive_int, default=1, help='epochs before ASHA may stop a trial (default: 1)')
+    p.add_argument('--cpus-per-trial', type=float, default=None, help='CPUs each trial takes (default: half the cores here; 1 on a cluster)')
+    p.add_argument('--gpus-per-trial', type=float, default=0, help='GPUs each trial takes, fractions allowed (default: 0)')
+    p.add_argument('--concurrent', type=positive_int, default=None, help='trials at a time at most (default: as many as the resources allow)')
+    p.add_argument('--address', default=None, help='a running Ray cluster, host:port (default: $RAY_ADDRESS, else Ray started here for the sweep)')
+    p.add_argument('--out', default='sweeps/sweep', help="the sweep's folder: Ray's experiment, trials.csv, the best variant's model (default: sweeps/sweep)")
+    p.add_argument('--report', default=None, help='folder for index.html: the best variant, the trials, sweep.png')
+    p.add_argument('--resume', action='store_true', help='continue a sweep that was stopped: finished trials are kept')
+    p.add_argument('--final', action=argparse.BooleanOptionalAction, default=True, help='train the best variant on all the training images and test it once (default: on)')
+
+@command('sweep', "search a recipe's fields with Ray Tune (Optuna, ASHA), scored on held-out training images", _sweep_args)
+def sweep_cmd(args) -> int:
+    "Search a recipe's fields with Ray Tune and print the best variant; needs pip install 'cifar_fast[sweep]'."
+    import matplotlib; matplotlib.use('Agg')
+    from cifar_fast.sweep import sweep
+    with _sigterm_stops():
+        sweep(args.recipe, trials=args.trials, space=args.space, data=args.data, subset=args.subset, out=args.out, report=args.report,
+              holdout=args.holdout, seed=args.seed, grace=args.grace, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+              concurrent=args.concurrent, address=args.address, resume=args.resume, final=args.final, **_changes(args))
     return 0
 
 # %% ../nbs/20_cli.ipynb #c026

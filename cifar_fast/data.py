@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .core import DataError, DataWarning, atomic_write, quiet_imports
+from .core import BadValue, DataError, DataWarning, atomic_write, quiet_imports
 from .recipes import ERA
 from .images import CIFAR10_SIZE, image_array, image_files
 with quiet_imports():
@@ -272,15 +272,30 @@ class ImageCache(Transform):
 
 # %% ../nbs/03_data.ipynb #c031
 def cifar_dataloaders(path=None, bs:int=ERA.bs, item_tfms=None, subset:int|None=None, num_workers:int|None=None,
-                      seed:int|None=None, device=None, stats:tuple=ERA.stats, dl_type=None, skip_bad:bool=False, **dl_kwargs) -> DataLoaders:
-    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`."
+                      seed:int|None=None, device=None, stats:tuple=ERA.stats, dl_type=None, skip_bad:bool=False, holdout:float=0.,
+                      **dl_kwargs) -> DataLoaders:
+    "CIFAR-10 `DataLoaders` from `path` (anything `get_cifar10` takes), test split as validation, with `item_tfms`; with `holdout` (a fraction), the validation split is that share of each class's training images instead (drawn from `seed`), and the test images are not read."
     path = get_cifar10(path)
     files = _select_files(path, subset, seed)
-    n_train = sum(f.parent.parent.name == 'train' for f in files)
+    every = files if subset is None else None
+    splitter = _by_split
+    if holdout:
+        if not 0 < holdout < 1: raise BadValue(f"holdout must be a fraction between 0 and 1, got {holdout!r}")
+        files, held = _holdout([f for f in files if Path(f).parts[-3] == 'train'], holdout, seed)
+        splitter = lambda items: ([i for i, o in enumerate(items) if o not in held], [i for i, o in enumerate(items) if o in held])
+    n_train = sum(f.parent.parent.name == 'train' for f in files) - (len(held) if holdout else 0)
     if bs > n_train:  # fastai drops the last partial training batch: there would be no batch at all
         raise DataError(f"batch size {bs} is larger than the training set ({n_train} images): lower bs or raise subset")
-    return _dataloaders(path, files, _by_split, bs, item_tfms, num_workers, seed, device, stats, dl_type, skip_bad,
-                        every=files if subset is None else None, **dl_kwargs)
+    return _dataloaders(path, files, splitter, bs, item_tfms, num_workers, seed, device, stats, dl_type, skip_bad,
+                        every=every, **dl_kwargs)
+
+def _holdout(train:list, fraction:float, seed:int|None) -> tuple:
+    "(`train`, the set of files held out of it: `fraction` of each class, at least one, drawn from `seed`)."
+    rng, held = random.Random(f'holdout-{seed}'), set()
+    for cls in CIFAR10_CLASSES:
+        group = [f for f in train if Path(f).parent.name == cls]
+        held |= set(rng.sample(group, max(1, round(fraction * len(group)))))
+    return train, held
 
 def _by_split(items) -> tuple:
     "fastai's `GrandparentSplitter('train', 'test')`, from the paths' parts (pathlib's `parent` costs seconds for 60,000 files)."

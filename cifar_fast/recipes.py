@@ -4,13 +4,14 @@
 
 # %% ../nbs/01_recipes.ipynb #r002
 from __future__ import annotations
-import dataclasses
+import dataclasses, difflib, re
 from dataclasses import dataclass
 
 from .core import PRECISIONS, BadValue
 
 # %% auto #0
-__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'MUON', 'Recipe', 'get_recipe']
+__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'MUON', 'Recipe', 'get_recipe', 'field_value',
+           'parse_variant', 'variant_name']
 
 # %% ../nbs/01_recipes.ipynb #c012
 @dataclass(frozen=True)
@@ -183,3 +184,45 @@ MUON = Recipe(
     tta=2,              # airbench94_muon: mirror and 1-pixel translations at test time
 )
 RECIPES['muon'] = MUON
+
+# %% ../nbs/01_recipes.ipynb #v005
+def field_value(field_type:str, name:str, text:str):
+    "`text` read as a value of the Recipe field `name`, annotated `field_type` ('int|float', 'tuple', ...): what a variant or a search space says."
+    t = text.strip()
+    if t.lower() in ('none', 'find') and 'None' in field_type: return None
+    if name == 'stats': raise BadValue("stats cannot be given in a variant: make the Recipe in Python (get_recipe(name, stats=...))")
+    try:
+        if field_type == 'bool':
+            if t.lower() not in ('true', 'false', '1', '0', 'yes', 'no'): raise ValueError
+            return t.lower() in ('true', '1', 'yes')
+        if field_type == 'tuple': return tuple(int(v) for v in t.replace('/', ',').split(',') if v)
+        if field_type.startswith('int|float'): return int(t) if re.fullmatch(r'[+-]?\d+', t) else float(t)
+        if field_type.startswith('int'): return int(t)
+        if field_type.startswith('float'): return float(t)
+        return t
+    except ValueError:
+        raise BadValue(f"{name}={text!r}: expected {field_type.replace('|', ' or ')}") from None
+
+def parse_variant(spec) -> Recipe:
+    "The recipe `spec` names: a `Recipe`, a recipe name, or `name:field=value,field=value` (e.g. `muon:epochs=7`, `era:widths=8,16,32,64,epochs=2`)."
+    if isinstance(spec, Recipe): return spec
+    name, _, rest = str(spec).partition(':')
+    name = name.strip()
+    if name not in RECIPES:
+        close = difflib.get_close_matches(name, list(RECIPES), n=1)
+        raise BadValue(f"unknown recipe {name!r} in {spec!r}: choose from {', '.join(RECIPES)}" + (f" (did you mean {close[0]!r}?)" if close else ''))
+    types = {f.name: str(f.type).replace(' ', '') for f in dataclasses.fields(Recipe)}
+    changes = {}
+    for part in filter(None, re.split(r',(?=\s*\w+\s*=)', rest)):
+        key, eq, text = part.partition('=')
+        key = key.strip()
+        if not eq: raise BadValue(f"{part!r} in {spec!r}: expected field=value")
+        if key not in types or key == 'name':
+            close = difflib.get_close_matches(key, [k for k in types if k != 'name'], n=3)
+            raise BadValue(f"unknown recipe field {key!r} in {spec!r}" + (f": did you mean {', '.join(close)}?" if close else ''))
+        changes[key] = field_value(types[key], key, text)
+    return get_recipe(name, **changes)
+
+def variant_name(spec) -> str:
+    "How to write `spec` back: its string as given, or a Recipe's name."
+    return spec.name if isinstance(spec, Recipe) else str(spec)

@@ -18,7 +18,8 @@ __all__ = ['FIGURES', 'write_report_page']
 FIGURES = {'history.png': 'Loss and accuracy per epoch', 'lr_find.png': 'Learning-rate finder',
            'confusion_matrix.png': 'Confusion matrix', 'top_losses.png': 'The test images with the highest loss',
            'misclassified.png': 'Misclassified test images (actual / predicted / probability)',
-           'seeds.png': 'Test accuracy of each seed, with the mean and the 95% confidence interval of the mean'}
+           'seeds.png': 'Test accuracy of each seed, with the mean and the 95% confidence interval of the mean',
+           'sweep.png': 'Held-out accuracy against each searched field (hollow: stopped early by ASHA), and every trial after each epoch'}
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:0.2rem 0.6rem;text-align:right}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15a_runs.ipynb #r002
 from __future__ import annotations
-import dataclasses, difflib, json, math, re, time
+import dataclasses, json, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,55 +12,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .core import BadValue, DataError, atomic_write
-from .recipes import RECIPES, Recipe, get_recipe
+from .recipes import RECIPES, Recipe, get_recipe, parse_variant, variant_name
 from .run import train_run
 from .report import write_report_page
 
 # %% auto #0
-__all__ = ['EXPORTS', 'parse_variant', 'variant_name', 'seed_summary', 'welch', 'MultiRun', 'train_runs', 'summary_line',
-           'write_runs_report', 'Comparison', 'compare_runs']
-
-# %% ../nbs/15a_runs.ipynb #r005
-def _value(field_type:str, name:str, text:str):
-    "`text` read as a value of a Recipe field annotated `field_type`."
-    t = text.strip()
-    if t.lower() in ('none', 'find') and 'None' in field_type: return None
-    if name == 'stats': raise BadValue("stats cannot be given in a variant: make the Recipe in Python (get_recipe(name, stats=...))")
-    try:
-        if field_type == 'bool':
-            if t.lower() not in ('true', 'false', '1', '0', 'yes', 'no'): raise ValueError
-            return t.lower() in ('true', '1', 'yes')
-        if field_type == 'tuple': return tuple(int(v) for v in t.replace('/', ',').split(',') if v)
-        if field_type.startswith('int|float'): return int(t) if re.fullmatch(r'[+-]?\d+', t) else float(t)
-        if field_type.startswith('int'): return int(t)
-        if field_type.startswith('float'): return float(t)
-        return t
-    except ValueError:
-        raise BadValue(f"{name}={text!r}: expected {field_type.replace('|', ' or ')}") from None
-
-def parse_variant(spec) -> Recipe:
-    "The recipe `spec` names: a `Recipe`, a recipe name, or `name:field=value,field=value` (e.g. `muon:epochs=7`, `era:widths=8,16,32,64,epochs=2`)."
-    if isinstance(spec, Recipe): return spec
-    name, _, rest = str(spec).partition(':')
-    name = name.strip()
-    if name not in RECIPES:
-        close = difflib.get_close_matches(name, list(RECIPES), n=1)
-        raise BadValue(f"unknown recipe {name!r} in {spec!r}: choose from {', '.join(RECIPES)}" + (f" (did you mean {close[0]!r}?)" if close else ''))
-    types = {f.name: str(f.type).replace(' ', '') for f in dataclasses.fields(Recipe)}
-    changes = {}
-    for part in filter(None, re.split(r',(?=\s*\w+\s*=)', rest)):
-        key, eq, text = part.partition('=')
-        key = key.strip()
-        if not eq: raise BadValue(f"{part!r} in {spec!r}: expected field=value")
-        if key not in types or key == 'name':
-            close = difflib.get_close_matches(key, [k for k in types if k != 'name'], n=3)
-            raise BadValue(f"unknown recipe field {key!r} in {spec!r}" + (f": did you mean {', '.join(close)}?" if close else ''))
-        changes[key] = _value(types[key], key, text)
-    return get_recipe(name, **changes)
-
-def variant_name(spec) -> str:
-    "How to write `spec` back: its string as given, or a Recipe's name."
-    return spec.name if isinstance(spec, Recipe) else str(spec)
+__all__ = ['EXPORTS', 'seed_summary', 'welch', 'MultiRun', 'train_runs', 'summary_line', 'write_runs_report', 'Comparison',
+           'compare_runs']
 
 # %% ../nbs/15a_runs.ipynb #r009
 def seed_summary(values, confidence:float=0.95) -> dict:
