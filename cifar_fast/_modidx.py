@@ -515,6 +515,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'cifar_fast.runs._Ledger.__init__': ('runs.html#_ledger.__init__', 'cifar_fast/runs.py'),
                                  'cifar_fast.runs._Ledger.add': ('runs.html#_ledger.add', 'cifar_fast/runs.py'),
                                  'cifar_fast.runs._Ledger.done': ('runs.html#_ledger.done', 'cifar_fast/runs.py'),
+                                 'cifar_fast.runs._Ledger.write': ('runs.html#_ledger.write', 'cifar_fast/runs.py'),
                                  'cifar_fast.runs._differences': ('runs.html#_differences', 'cifar_fast/runs.py'),
                                  'cifar_fast.runs._one_seed': ('runs.html#_one_seed', 'cifar_fast/runs.py'),
                                  'cifar_fast.runs._prune': ('runs.html#_prune', 'cifar_fast/runs.py'),

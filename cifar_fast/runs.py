@@ -81,6 +81,8 @@ class _Ledger:
     def done(self, key) -> dict|None: return next((r for r in self.runs if r['key'] == key), None)
     def add(self, row:dict, n:int):
         self.runs.append(row)
+        self.write(n)
+    def write(self, n:int):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(self.path) as tmp: tmp.write_text(json.dumps({'what': self.what, 'n': n, 'runs': self.runs}, indent=1))
 
@@ -135,6 +137,7 @@ def train_runs(recipe='fast', seeds=5, data=None, out=None, report=None, resume:
         rows.append(_one_seed(r, s, out/f'seed-{s}', ledger, s, len(seeds), log, data=data, **kwargs))
     res = MultiRun(r, rows, seed_summary([row['accuracy'] for row in rows]), time.perf_counter() - t)
     _prune(rows, export)
+    ledger.write(len(seeds))  # the exports that are left
     log(summary_line(r.name, res.summary, rows))
     res.files = {'runs.json': out/'runs.json'}
     if report: res.files.update(write_runs_report(report, {r.name: rows}, title=f"cifar_fast: recipe {r.name} over {len(rows)} seeds"))
@@ -209,6 +212,7 @@ def compare_runs(a, b, seeds=5, data=None, out=None, report=None, resume:bool=Fa
             log(f"seed {s}: {side} = {name}")
             rows[side].append(_one_seed(r, s, out/side/f'seed-{s}', ledger, f'{side}-{s}', 2 * len(seeds), log, data=data, **kwargs))
     for side in rows: _prune(rows[side], export)
+    ledger.write(2 * len(seeds))  # the exports that are left
     ma, mb = (MultiRun(r, rows[side], seed_summary([row['accuracy'] for row in rows[side]])) for side, r in (('A', ra), ('B', rb)))
     w = welch([row['accuracy'] for row in rows['A']], [row['accuracy'] for row in rows['B']])
     ratio = (sum(row['train_seconds'] for row in rows['B']) / len(seeds)) / (sum(row['train_seconds'] for row in rows['A']) / len(seeds))
