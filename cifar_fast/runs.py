@@ -148,7 +148,7 @@ def summary_line(name:str, s:dict, rows:list) -> str:
     times = [row['train_seconds'] for row in rows]
     ci = f" +/- {100 * s['ci_half']:.2f} (95% CI {100 * s['ci_low']:.2f} to {100 * s['ci_high']:.2f})" if s['ci_half'] is not None else " (one seed: no interval)"
     std = f", std {100 * s['std']:.2f}" if s['std'] is not None else ''
-    return (f"{name}: test accuracy {100 * s['mean']:.2f}%{ci} over {s['n']} seeds{std}, min {100 * s['min']:.2f}, max {100 * s['max']:.2f}; "
+    return (f"{name}: test accuracy {100 * s['mean']:.2f}%{ci} over {s['n']} seed{'s' * (s['n'] != 1)}{std}, min {100 * s['min']:.2f}, max {100 * s['max']:.2f}; "
             f"{sum(times) / len(times):.0f}s per run, {sum(times):.0f}s in all")
 
 # %% ../nbs/15a_runs.ipynb #r015
