@@ -16,11 +16,11 @@ from matplotlib.figure import Figure
 
 from .core import BadValue, quiet_imports
 from .recipes import CIFAR10_MEAN, ERA, get_recipe
-from .images import CIFAR10_SIZE, image_array, reflect_index
-from .data import cifar_dataloaders, decoded_cache, get_cifar10
+from .images import CIFAR10_SIZE, reflect_index
+from .data import cifar_dataloaders, decoded_cache
 with quiet_imports():
     from fastai.data.core import DataLoaders, TfmdDL
-    from fastai.data.transforms import Categorize, Normalize, ToTensor, get_image_files
+    from fastai.data.transforms import Categorize, Normalize, ToTensor
     from fastai.torch_core import TensorCategory, TensorImage, retain_type
     from fastai.vision.core import PILImage
     from fasttransform import DisplayedTransform

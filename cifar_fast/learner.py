@@ -256,11 +256,11 @@ def _augs_of(dls) -> str|None:
     return 'era' if albumentations_pipelines(dls) else None
 
 def check_dls(dls, recipe) -> list:
-    "How `dls` differ from the loaders `cifar_dls(path, recipe=recipe)` makes (augmentation, normalisation, batch size), in words; warned by `cifar_learner` when the first two differ."
-    r = get_recipe(recipe)
+    "How `dls` differ from the loaders `cifar_dls(path, recipe=recipe)` makes (augmentation, normalisation, and then batch size), in words; a `CifarLearner` warns at its first fit when they do."
+    r, augs = get_recipe(recipe), _augs_of(dls)
     kinds = {'batch': 'per batch on the device', 'era': 'albumentations per image', None: 'none'}
     out = []
-    if _augs_of(dls) != r.augs: out.append(f"augmentation {kinds.get(_augs_of(dls))}, the recipe's {kinds.get(r.augs, r.augs)}")
+    if augs != r.augs: out.append(f"augmentation {kinds.get(augs)}, the recipe's {kinds.get(r.augs, r.augs)}")
     stats = dls_stats(dls)
     if any(abs(a - b) > 1e-4 for s, t in zip(stats, r.stats) for a, b in zip(s, t)):
         out.append(f"normalisation mean {tuple(round(v, 4) for v in stats[0])} std {tuple(round(v, 4) for v in stats[1])}, the recipe's {r.stats[0]} {r.stats[1]}")
@@ -315,6 +315,7 @@ def lr_suggestions(learn:Learner, **kwargs):
     "fastai's `lr_find(show_plot=False, **kwargs)` suggestions; a `BadValue` saying why, not fastai's IndexError, when the finder stopped too early to suggest."
     try: return learn.lr_find(show_plot=False, **kwargs)
     except IndexError:  # fastai suggests from the steps after the first tenth and before the last 5: none left
+        if len(learn.recorder.lrs) > kwargs.get('num_it', 100) // 10 + 5: raise  # enough steps: another IndexError, not this one
         raise BadValue(f"lr_find stopped after {len(learn.recorder.lrs)} steps, too few to suggest a learning rate "
                        "(the loss diverged at once): give lr_max a number") from None
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .core import BadValue, DataError, atomic_write
-from .recipes import RECIPES, Recipe, get_recipe, parse_variant, variant_name
+from .recipes import Recipe, get_recipe, parse_variant, variant_name
 from .run import train_run
 from .report import write_report_page
 

@@ -34,7 +34,7 @@ def _numbers(text:str, field_type:str, name:str) -> list:
     return [field_value(field_type, name, v) for v in text.split(',') if v.strip()]
 
 def parse_space(specs, recipe='fast') -> dict:
-    "{field: (distribution, [values])} from `specs`: strings `field=distribution(args)`, or the path of a file of them (one per line, `#` comments); each value checked against `recipe`."
+    "{field: (distribution, [values])} from `specs`: strings `field=distribution(args)`, or the path of a file of them (one per line, `#` comments); each value checked against `recipe`. Text fields take `choice` only; tuples too, separated by `;` (`widths=choice(32,64,64;64,256,256)`)."
     r = parse_variant(recipe)
     if isinstance(specs, (str, os.PathLike)): specs = [specs]
     lines = []
@@ -52,7 +52,7 @@ def parse_space(specs, recipe='fast') -> dict:
             raise BadValue(f"unknown recipe field {name!r} in {line.strip()!r}" + (f": did you mean {', '.join(close)}?" if close else ''))
         if dist not in DISTRIBUTIONS: raise BadValue(f"unknown distribution {dist!r} in {line.strip()!r}: use {', '.join(DISTRIBUTIONS)}")
         if types[name] in ('str', 'bool', 'tuple', 'str|None') and dist != 'choice': raise BadValue(f"{name} takes choice(...) only, not {dist}")
-        values = _numbers(args, types[name], name) if dist != 'choice' or types[name] != 'tuple' else [ field_value('tuple', name, v) for v in args.split(';')]
+        values = [field_value('tuple', name, v) for v in args.split(';')] if types[name] == 'tuple' else _numbers(args, types[name], name)
         if dist != 'choice':
             if len(values) != 2 or not values[0] < values[1]: raise BadValue(f"{line.strip()!r}: {dist} takes two numbers, low < high")
             if dist == 'loguniform' and values[0] <= 0: raise BadValue(f"{line.strip()!r}: loguniform needs low > 0")

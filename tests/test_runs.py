@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import CLI, KILLER, run
+from conftest import KILLER, run
 
 pytestmark = pytest.mark.slow  # every test here trains (tiny) models
 
