@@ -71,9 +71,13 @@ class _Ledger:
     def __init__(self, folder:Path, what:dict, resume:bool):
         self.path, self.what = folder/'runs.json', json.loads(json.dumps(what))  # as JSON has it: tuples as lists
         old = json.loads(self.path.read_text()) if self.path.exists() else None
-        if old and old.get('what') != self.what:
-            raise DataError(f"{self.path} is from another multi-seed run ({'; '.join(_differences(old.get('what') or {}, self.what))}): "
+        was = (old or {}).get('what') or {}
+        if old and {**was, 'seeds': None} != {**self.what, 'seeds': None}:
+            raise DataError(f"{self.path} is from another multi-seed run ({'; '.join(_differences({**was, 'seeds': None}, {**self.what, 'seeds': None}))}): "
                             "give another folder")
+        if old and was.get('seeds') != self.what['seeds'] and not (resume and set(was.get('seeds') or []) <= set(self.what['seeds'])):
+            raise DataError(f"{self.path} holds seeds {was.get('seeds')}, not {self.what['seeds']}: more seeds are added to it with --resume "
+                            "(resume=True from Python; the seeds it has are kept), or give another folder")
         if old and not resume and len(old['runs']) < old.get('n', 0):
             raise DataError(f"{folder} holds an unfinished multi-seed run ({len(old['runs'])} of {old['n']} seeds done): "
                             "continue it with --resume (resume=True from Python), or give another folder")
