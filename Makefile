@@ -26,10 +26,13 @@ $(DEV_INSTALLED): $(BIN)/python settings.ini setup.py
 train: $(INSTALLED)
 	$(BIN)/cifar-fast train --report reports $(TRAIN_ARGS)
 
-## The whole test suite: pytest, then the notebooks' own tests.
+## The whole test suite: pytest, then the notebooks' own tests; then a check that they left git status as they found it.
 test: $(DEV_INSTALLED)
+	@git status --porcelain --untracked-files=all > $(VENV)/tree-before 2>/dev/null || true
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev-test --n-workers 2
+	@git status --porcelain --untracked-files=all 2>/dev/null | diff $(VENV)/tree-before - >/dev/null \
+	  || { echo "make test changed what git status shows:"; git status --porcelain --untracked-files=all | diff $(VENV)/tree-before -; exit 1; }
 
 ## The documentation site, built offline from the notebooks (all of them executed) into _site/: open _site/index.html.
 docs: $(DEV_INSTALLED)
@@ -39,5 +42,7 @@ docs: $(DEV_INSTALLED)
 export: $(DEV_INSTALLED)
 	$(BIN)/nbdev-export
 
+## Remove every build output (the virtualenv, the docs build, caches); trained models and reports (models/, reports/) stay.
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache _docs _site
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache _docs _site _proc .jupyter_cache jupyter_execute
+	find . -name __pycache__ -type d -prune -exec rm -rf {} + ; find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

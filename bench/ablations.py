@@ -23,7 +23,8 @@ with quiet_imports():
 
 from cifar_fast.augment import cifar_dls
 from cifar_fast.recipes import get_recipe
-from cifar_fast.learner import cifar_learner, history
+from cifar_fast.learner import cifar_learner
+from cifar_fast.history import history
 from cifar_fast.model import set_tta
 
 # (name, the recipe fields that turn the trick off)

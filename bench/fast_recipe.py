@@ -35,7 +35,8 @@ from timing import TrainTimer, sync  # bench/timing.py
 from cifar_fast.augment import cifar_dls
 from cifar_fast.core import cpu_has_bf16, precision_autocast, resolve_precision
 from cifar_fast.recipes import get_recipe
-from cifar_fast.learner import cifar_learner, history
+from cifar_fast.learner import cifar_learner
+from cifar_fast.history import history
 from cifar_fast.optim import nesterov_sgd, bn_bias_splitter
 from cifar_fast.model import unwrap
 

@@ -72,14 +72,13 @@ def era_augs(seed:int|None=None, pad:int=ERA.pad, p_flip:float=ERA.p_flip, p_cut
     ], seed=seed)
 
 # %% ../nbs/04_augment.ipynb #c008
-def albumentations_tfms(augs='era', seed:int|None=None, recipe='era') -> list:
-    "Item transforms for `augs`: `'era'` (`era_augs` with `recipe`'s numbers), `None` (no augmentation) or an `albumentations.Compose`."
+def albumentations_tfms(augs='era', seed:int|None=None) -> list:
+    "Item transforms for `augs`: an `albumentations.Compose`, `'era'` (`era_augs(seed)`, the reference's numbers) or `None` (no augmentation)."
     if augs is None: return []
     with quiet_imports(): import albumentations as A
     if isinstance(augs, str):
         if augs != 'era': raise BadValue(f"unknown augmentation recipe {augs!r}: use 'era', 'batch', None or an albumentations.Compose")
-        r = get_recipe(recipe)
-        augs = era_augs(seed=seed, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout, hole=r.hole)
+        augs = era_augs(seed=seed)
     if not isinstance(augs, A.BaseCompose):
         raise BadValue(f"augs must be 'era', None or an albumentations.Compose, got {type(augs).__name__}")
     return [AlbumentationsTransform(augs)]
@@ -134,6 +133,13 @@ class BatchAugDL(TfmdDL):
         return super().new(dataset, cls, **{**aug, **kwargs})
 
     def __getstate__(self): return {**self.__dict__, '_stack': None, '_plain': None, '_flipped': None}  # never pickle the data set
+
+    def state_dict(self) -> dict:
+        "What the next epoch's augmentation depends on besides `self.rng`: the epochs seen (the flip's parity) and the per-image flip draws (None until drawn)."
+        return {'epoch': self.epoch, 'flipped': self._flipped}
+    def load_state_dict(self, state:dict):
+        "Put back what `state_dict` returned."
+        self.epoch, self._flipped = state['epoch'], state['flipped']
 
     @property
     def augmenting(self) -> bool:
@@ -209,7 +215,8 @@ def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwar
     if augs == 'batch':
         return cifar_dataloaders(path, seed=seed, dl_type=BatchAugDL, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout,
                                  hole=r.hole, brightness=r.brightness, contrast=r.contrast, **kwargs)
-    return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed, recipe=r), seed=seed, **kwargs)
+    if augs == 'era': augs = era_augs(seed=seed, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout, hole=r.hole)  # the recipe's numbers
+    return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed), seed=seed, **kwargs)
 
 # %% ../nbs/04_augment.ipynb #c024
 def describe_augs(recipe) -> str:
@@ -241,11 +248,11 @@ def _augmenter(dls, augs, seed:int|None):
     if isinstance(dl, BatchAugDL) and dl.augmenting:
         gen, device = torch.Generator(device=dl.device or 'cpu').manual_seed(seed), dl.device or 'cpu'
         def batch_aug(img, j):
-            saved = dl.epoch, dl._flipped, getattr(dl, '_gen', None)
+            saved = dl.state_dict(), getattr(dl, '_gen', None)
             try:
-                dl.epoch, dl._flipped, dl._gen = j + 1, None, gen  # the flip of epoch j + 1
+                dl.load_state_dict({'epoch': j + 1, 'flipped': None}); dl._gen = gen  # the flip of epoch j + 1
                 x = dl.augment(torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].to(device), torch.zeros(1, dtype=torch.long, device=device))
-            finally: dl.epoch, dl._flipped, dl._gen = saved
+            finally: dl.load_state_dict(saved[0]); dl._gen = saved[1]
             return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
         return batch_aug, 'per batch, on the device'
     return (lambda img, j: img), 'none: these loaders do not augment'

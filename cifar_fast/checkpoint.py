@@ -26,8 +26,6 @@ __all__ = ['CHECKPOINT_FORMAT', 'rng_states', 'set_rng_states', 'checkpoint_stat
            'Resume', 'TrainingDiverged', 'StopOnNaN']
 
 # %% ../nbs/10_checkpoint.ipynb #n006
-_LOADER_STATE = ('epoch', '_flipped')  # BatchAugDL: epochs seen (flip parity), per-image flip draws
-
 def _loaders(dls) -> list:
     "`dls`' loaders, unwrapped from fastai's `DistributedDL` in data-parallel training."
     return [vars(dl).get('dl', dl) for dl in dls.loaders]
@@ -49,7 +47,7 @@ def rng_states(dls=None) -> dict:
     st = {'python': random.getstate(), 'numpy': (kind, keys.tolist(), *rest), 'torch': torch.get_rng_state()}
     if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
     if dls is not None:
-        st['loaders'] = [{'rng': dl.rng.getstate(), **{k: vars(dl)[k] for k in _LOADER_STATE if k in vars(dl)}} for dl in _loaders(dls)]
+        st['loaders'] = [{'rng': dl.rng.getstate(), **({'state': dl.state_dict()} if hasattr(dl, 'state_dict') else {})} for dl in _loaders(dls)]
         st['albumentations'] = [(g.random_generator.bit_generator.state, g.py_random.getstate()) for g in _albumentations_generators(dls)]
     return st
 
@@ -63,8 +61,8 @@ def set_rng_states(st:dict, dls=None):
     if dls is None: return
     for dl, s in zip(_loaders(dls), st['loaders']):
         dl.rng.setstate(s['rng'])
-        for k in _LOADER_STATE:
-            if k in s: setattr(dl, k, s[k])
+        if 'epoch' in s: s = {'state': {'epoch': s['epoch'], 'flipped': s.get('_flipped')}}  # written before loaders kept their own state
+        if 'state' in s: dl.load_state_dict(s['state'])
     for g, (np_state, py_state) in zip(_albumentations_generators(dls), st['albumentations']):
         g.random_generator.bit_generator.state = np_state
         g.py_random.setstate(py_state)

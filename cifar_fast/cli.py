@@ -4,48 +4,18 @@
 
 # %% ../nbs/20_cli.ipynb #c002
 from __future__ import annotations
-import argparse, contextlib, json, os, shlex, signal, sys, threading, time, warnings
+import argparse, contextlib, json, os, shlex, sys, time, warnings
 from pathlib import Path
 
-from .core import PRECISIONS, BadValue, CifarFastError, DataError, DataWarning, atomic_write
+from .core import BadValue, CifarFastError, DataError, atomic_write
+from .cli_args import (add_args, build_parser, changes_of, command, one_line_warnings, pickle_note, positive_int, recipe_of, sigterm_stops,
+                                 tta_flag, tta_of)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'main', 'positive_int', 'epochs_arg', 'lr_max_arg',
-           'widths_arg', 'tta_flag', 'recipe_arg', 'prepare', 'train', 'compare_cmd', 'sweep_cmd', 'lr_find_cmd',
-           'predict_cmd', 'evaluate_cmd', 'export_onnx_cmd', 'demo_cmd']
-
-# %% ../nbs/20_cli.ipynb #c005
-class OneLineParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose errors are one line on stderr and exit status 2."
-    def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+__all__ = ['main', 'prepare', 'train', 'compare_cmd', 'sweep_cmd', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
+           'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/20_cli.ipynb #c007
-COMMANDS = {}
-
-def command(name:str, help:str, add_args=None):
-    "Register the decorated `f(args) -> int` as `cifar-fast <name>`; `add_args(parser)` adds its arguments."
-    def _register(f):
-        COMMANDS[name] = (f, help, add_args)
-        return f
-    return _register
-
-def build_parser() -> argparse.ArgumentParser:
-    "The `cifar-fast` parser: one subparser per registered command."
-    parser = OneLineParser(prog='cifar-fast', description='Train and use CIFAR-10 image classifiers with fastai.')
-    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for name, (f, help, add_args) in COMMANDS.items():
-        p = sub.add_parser(name, help=help, description=f.__doc__)
-        if add_args: add_args(p)
-        p.set_defaults(func=f)
-    return parser
-
-def _one_line_warnings(name:str, show):
-    "A `warnings.showwarning` that prints a `DataWarning` as one line, `cifar-fast NAME: warning: ...`, and others as `show` does."
-    def _show(message, category, *args, **kwargs):
-        if issubclass(category, DataWarning): print(f"cifar-fast {name}: warning: {message}", file=sys.stderr)
-        else: show(message, category, *args, **kwargs)
-    return _show
-
 def main(argv=None) -> int:
     "Entry point of the `cifar-fast` console script."
     started = time.perf_counter()
@@ -54,7 +24,7 @@ def main(argv=None) -> int:
     args.argv, args.started = argv, started  # to show how to resume; to say how long the start took
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            warnings.showwarning = one_line_warnings(args.command, warnings.showwarning)
             return args.func(args)
     except (CifarFastError, OSError, ValueError, TypeError) as e:  # OSError: unwritable folder, full disk, missing file
         print(f"cifar-fast {args.command}: error: {e}", file=sys.stderr)
@@ -63,89 +33,15 @@ def main(argv=None) -> int:
         print(f"cifar-fast {args.command}: interrupted", file=sys.stderr)
         return 130
 
-# %% ../nbs/20_cli.ipynb #c009
-def positive_int(s:str) -> int:
-    "argparse type: an integer >= 1."
-    try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-def epochs_arg(s:str) -> int|float:
-    "argparse type: a positive number of epochs, whole (10) or not (7.59: the last one ends part-way)."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number of epochs, got {s!r}") from None
-    if not 0 < v < float('inf'): raise argparse.ArgumentTypeError(f"expected a positive number of epochs, got {s}")
-    return int(v) if v.is_integer() else v
-
-def lr_max_arg(s:str):
-    "argparse type: a positive float, or 'find' (use lr_find's suggestion)."
-    if s == 'find': return s
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s!r}") from None
-    if not v > 0: raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {s}")
-    return v
-
-def widths_arg(s:str) -> tuple:
-    "argparse type: comma-separated positive channel counts, e.g. 64,128,256,512 (the recipe's model checks how many)."
-    try: ws = tuple(int(w) for w in s.split(','))
-    except ValueError: ws = ()
-    if not ws or min(ws) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 64,128,256,512, got {s!r}")
-    return ws
-
-def tta_flag(p:argparse.ArgumentParser, default:str="as the model was saved; on for the fast and muon recipes"):
-    "Add `--tta/--no-tta`: test-time augmentation on (level 2) or off; left out, `default` (the model's own setting)."
-    p.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None,
-                   help=f"test-time augmentation (mirror and 1-pixel shifts) on or off (default: {default})")
-
-def _tta(args) -> int|None:
-    return None if args.tta is None else (2 if args.tta else 0)
-
-# %% ../nbs/20_cli.ipynb #c012
-def recipe_arg(s:str):
-    "argparse type: a recipe's name or a variant (`fast:lr_max=0.8,label_smoothing=0.1`), as a `Recipe`."
-    from cifar_fast.recipes import parse_variant
-    try: return parse_variant(s)
-    except BadValue as e: raise argparse.ArgumentTypeError(str(e)) from None
-
-def _add_data_args(p:argparse.ArgumentParser):
-    from cifar_fast.recipes import RECIPES
-    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--recipe', type=recipe_arg, default='era', metavar='RECIPE',
-                   help=f"the recipe whose numbers to use: {', '.join(RECIPES)}, or a variant such as fast:lr_max=0.8,epochs=12 (default: era)")
-    p.add_argument('--bs', type=positive_int, default=None, help="batch size (default: the recipe's)")
-    p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick runs')
-    p.add_argument('--seed', type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')
-    p.add_argument('--skip-bad', action='store_true', help='leave out image files that cannot be read, with a warning that counts them (default: stop, naming the file)')
-
-def _add_model_args(p:argparse.ArgumentParser):
-    p.add_argument('--widths', type=widths_arg, default=None, help="channels of prep,layer1,layer2,layer3 (default: the recipe's)")
-    p.add_argument('--precision', choices=PRECISIONS, default=None, help="auto: bf16 where the CPU or GPU supports it (default: the recipe's)")
-
-def _changes(args) -> dict:
-    "The recipe fields the flags given change."
-    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max', 'cuda_graphs')}
-    changes = {k: v for k, v in flags.items() if v is not None}
-    if changes.get('lr_max') == 'find': changes['lr_max'] = None
-    if getattr(args, 'tta', None) is not None: changes['tta'] = _tta(args)
-    return changes
-
-def _recipe(args):
-    "The recipe `args.recipe` names, with the values of the flags given."
-    from cifar_fast.recipes import get_recipe
-    return get_recipe(args.recipe, **_changes(args))
-
 # %% ../nbs/20_cli.ipynb #c015
 def _prepare_args(p):
-    _add_data_args(p)
-    p.add_argument('--out', default='reports/augmentations.png', help='where to write the picture (default: reports/augmentations.png)')
+    add_args(p, 'data', 'recipe', 'bs', 'subset', 'seed', 'skip_bad', 'out', out={'default': 'reports/augmentations.png', 'help': 'where to write the picture (default: reports/augmentations.png)'})
 
 @command('prepare', 'check the data, build the DataLoaders and draw the augmentations', _prepare_args)
 def prepare(args) -> int:
     "Check the data, build a recipe's DataLoaders, print a summary and draw the augmentations to a PNG."
     from cifar_fast.augment import cifar_dls, describe_augs, show_augmentations
-    r = _recipe(args)
+    r = recipe_of(args)
     t0 = time.perf_counter()
     dls = cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad)
     x, y = dls.one_batch()
@@ -161,26 +57,19 @@ def prepare(args) -> int:
     return 0
 
 # %% ../nbs/20_cli.ipynb #c020
-def _add_train_args(p):
-    _add_data_args(p); _add_model_args(p)
-    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs; a fraction ends the last one part-way (default: the recipe's)")
-    p.add_argument('--lr-max', type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")
-    p.add_argument('--cuda-graphs', action=argparse.BooleanOptionalAction, default=None,
-                   help="on a GPU, capture the training step in a CUDA graph and replay it (default: off until it has run on a GPU; no effect on CPUs)")
-    tta_flag(p, "the recipe's: on for fast and muon, off for era")
-
 def _train_cmd_args(p):
-    _add_train_args(p)
-    p.add_argument('--out', default=None, help='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors')
-    p.add_argument('--report', default=None, help='folder for index.html (the page to read), history.csv, history.png, lr_find.png, metrics.json and the interpretation plots')
+    add_args(p, 'data', 'recipe', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'epochs', 'lr_max', 'cuda_graphs', 'out', 'report', 'resume', 'export',
+             out='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors',
+             report='folder for index.html (the page to read), history.csv, history.png, lr_find.png, metrics.json and the interpretation plots',
+             resume='continue the run from its latest checkpoint (same recipe, data and seed)',
+             export="with --seeds: keep the exports of the best seed, of all, or none (default: best)")
+    tta_flag(p, "the recipe's: on for fast and muon, off for era")
     p.add_argument('--tensorboard', default=None, metavar='DIR', help="log loss, metrics and learning rate to DIR for TensorBoard (needs pip install 'cifar_fast[logs]')")
     p.add_argument('--checkpoints', default=None, help='folder for the checkpoint after each epoch (default: beside --out, OUT.checkpoints)')
     p.add_argument('--keep-checkpoints', action='store_true', help='keep the last two checkpoints after the run is exported (default: remove them)')
-    p.add_argument('--resume', action='store_true', help="continue the run from its latest checkpoint (same recipe, data and seed)")
     p.add_argument('--num-processes', type=positive_int, default=1, help='train data-parallel on N processes of this machine (CPU: gloo; GPUs: one each); --bs is per process')
     p.add_argument('--seeds', type=positive_int, default=None, help='train once per seed 0..N-1 and report the mean test accuracy with its 95%% confidence interval; '
                    '--out is then a folder (default: models/cifar_RECIPE_seeds)')
-    p.add_argument('--export', choices=('best', 'all', 'none'), default='best', help="with --seeds: keep the exports of the best seed, of all, or none (default: best)")
 
 def _launch(args) -> int:
     "Run this `train` command on `args.num_processes` processes of this machine with PyTorch's launcher (`torchrun`); its exit status."
@@ -204,15 +93,15 @@ def train(args) -> int:
     from cifar_fast.run import RunInterrupted, train_run
     from cifar_fast.runs import train_runs
     quiet = open(os.devnull, 'w') if int(os.environ.get('RANK', 0)) else None  # rank 0 speaks for all
-    with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext(), _sigterm_stops() as terminated:
+    with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext(), sigterm_stops() as terminated:
         try:
             if args.seeds:
                 train_runs(args.recipe, seeds=args.seeds, data=args.data, out=args.out, report=args.report, resume=args.resume, export=args.export,
-                           subset=args.subset, skip_bad=args.skip_bad, **_changes(args))
+                           subset=args.subset, skip_bad=args.skip_bad, **changes_of(args))
             else:
                 train_run(args.recipe, data=args.data, out=args.out, report=args.report, tensorboard=args.tensorboard, checkpoints=args.checkpoints,
                           resume=args.resume, keep_checkpoints=args.keep_checkpoints, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
-                          started=getattr(args, 'started', None), **_changes(args))
+                          started=getattr(args, 'started', None), **changes_of(args))
         except TrainingDiverged as e:
             kept = f"the last good checkpoint is {e.checkpoint}" if getattr(e, 'checkpoint', None) else "no epoch had finished, so there is no checkpoint"
             print(f"cifar-fast train: error: {e.where}: training stopped; {kept} (try a lower --lr-max)", file=sys.stderr)
@@ -230,34 +119,16 @@ def train(args) -> int:
             if quiet: quiet.close()
     return 0
 
-@contextlib.contextmanager
-def _sigterm_stops():
-    "While the block runs, SIGTERM (what `kill`, `timeout`, job schedulers and Kubernetes send) stops it as Ctrl-C does; yields a list that is not empty once it came."
-    came = []
-    def stop(signum, frame):
-        came.append(signum)
-        raise KeyboardInterrupt
-    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread only
-        yield came
-        return
-    old = signal.signal(signal.SIGTERM, stop)
-    try: yield came
-    finally: signal.signal(signal.SIGTERM, old)
-
 def _compare_args(p):
     p.add_argument('a', help="recipe A: a name (era, fast, muon) or a variant, e.g. muon:epochs=7 (fields as get_recipe takes them)")
     p.add_argument('b', help='recipe B, likewise')
     p.add_argument('--seeds', type=positive_int, default=5, help='seeds 0..N-1 for each, run alternately (default: 5)')
-    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split, for quick comparisons')
-    p.add_argument('--skip-bad', action='store_true', help='leave out image files that cannot be read, with a warning that counts them')
-    p.add_argument('--bs', type=positive_int, default=None, help="batch size of both (default: each recipe's)")
-    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs of both (default: each recipe's)")
-    _add_model_args(p)
-    p.add_argument('--out', default='models/compare', help='folder for the runs, resumable (default: models/compare)')
-    p.add_argument('--report', default=None, help='folder for index.html: the verdict, the per-seed table and seeds.png')
-    p.add_argument('--resume', action='store_true', help='continue a comparison that was stopped: finished seeds are not trained again')
-    p.add_argument('--export', choices=('best', 'all', 'none'), default='none', help='keep the exports of the best seed of each, of all, or none (default: none)')
+    add_args(p, 'data', 'subset', 'skip_bad', 'bs', 'epochs', 'widths', 'precision', 'out', 'report', 'resume', 'export',
+             subset='use N images per class and split, for quick comparisons', bs="batch size of both (default: each recipe's)", epochs="epochs of both (default: each recipe's)",
+             out={'default': 'models/compare', 'help': 'folder for the runs, resumable (default: models/compare)'},
+             report='folder for index.html: the verdict, the per-seed table and seeds.png',
+             resume='continue a comparison that was stopped: finished seeds are not trained again',
+             export={'default': 'none', 'help': 'keep the exports of the best seed of each, of all, or none (default: none)'})
 
 @command('compare', "train two recipes or variants on the same seeds, alternately, and say whether B beats A (Welch's t-test)", _compare_args)
 def compare_cmd(args) -> int:
@@ -265,10 +136,10 @@ def compare_cmd(args) -> int:
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.run import RunInterrupted
     from cifar_fast.runs import compare_runs
-    with _sigterm_stops() as terminated:
+    with sigterm_stops() as terminated:
         try:
             compare_runs(args.a, args.b, seeds=args.seeds, data=args.data, out=args.out, report=args.report, resume=args.resume, export=args.export,
-                         subset=args.subset, skip_bad=args.skip_bad, **_changes(args))
+                         subset=args.subset, skip_bad=args.skip_bad, **changes_of(args))
         except RunInterrupted as e:
             resume = f"cifar-fast {shlex.join(args.argv)}" + ('' if args.resume else ' --resume')
             print(f"cifar-fast compare: {'stopped (SIGTERM)' if terminated else 'interrupted'} in epoch {e.epoch}; resume with: {resume}", file=sys.stderr)
@@ -280,22 +151,20 @@ def _sweep_args(p):
     p.add_argument('space', nargs='+', help="field=distribution(args), e.g. lr_max=loguniform(0.1,3) label_smoothing=uniform(0,0.3) epochs=choice(6,8,10); "
                    "or a file of them, one per line")
     p.add_argument('--trials', type=positive_int, default=16, help='trials to run (default: 16)')
-    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--subset', type=positive_int, default=None, help='use N images per class and split (the same for every trial)')
-    p.add_argument('--bs', type=positive_int, default=None, help="batch size of every trial (default: the recipe's)")
-    p.add_argument('--epochs', type=epochs_arg, default=None, help="epochs of every trial (default: the recipe's)")
-    _add_model_args(p)
+    add_args(p, 'data', 'subset', 'bs', 'epochs', 'widths', 'precision', 'seed', 'out', 'report', 'resume',
+             subset='use N images per class and split (the same for every trial)', bs="batch size of every trial (default: the recipe's)",
+             epochs="epochs of every trial (default: the recipe's)",
+             seed={'default': 0, 'help': "the search's seed: Optuna's draws, the held-out images, every trial's start (default: 0)"},
+             out={'default': 'sweeps/sweep', 'help': "the sweep's folder: Ray's experiment, trials.csv, the best variant's model (default: sweeps/sweep)"},
+             report='folder for index.html: the best variant, the trials, sweep.png', resume='continue a sweep that was stopped: finished trials are kept')
     tta_flag(p, "the recipe's")
-    p.add_argument('--holdout', type=float, default=0.1, help='share of each class\'s training images the trials are scored on (default: 0.1); the test set is used once, for the best variant')
-    p.add_argument('--seed', type=int, default=0, help="the search's seed: Optuna's draws, the held-out images, every trial's start (default: 0)")
+    p.add_argument('--holdout', type=float, default=0.1, help="share of each class's training images the trials are scored on (default: 0.1); the test set is used once, for the best variant")
     p.add_argument('--grace', type=positive_int, default=1, help='epochs before ASHA may stop a trial (default: 1)')
     p.add_argument('--cpus-per-trial', type=float, default=None, help='CPUs each trial takes (default: half the cores here; 1 on a cluster)')
     p.add_argument('--gpus-per-trial', type=float, default=0, help='GPUs each trial takes, fractions allowed (default: 0)')
     p.add_argument('--concurrent', type=positive_int, default=None, help='trials at a time at most (default: as many as the resources allow)')
     p.add_argument('--address', default=None, help='a running Ray cluster, host:port (default: $RAY_ADDRESS, else Ray started here for the sweep)')
-    p.add_argument('--out', default='sweeps/sweep', help="the sweep's folder: Ray's experiment, trials.csv, the best variant's model (default: sweeps/sweep)")
-    p.add_argument('--report', default=None, help='folder for index.html: the best variant, the trials, sweep.png')
-    p.add_argument('--resume', action='store_true', help='continue a sweep that was stopped: finished trials are kept')
+    p.add_argument('--asha', action=argparse.BooleanOptionalAction, default=True, help='stop trials that trail with ASHA (default: on); --no-asha runs every trial to its end')
     p.add_argument('--final', action=argparse.BooleanOptionalAction, default=True, help='train the best variant on all the training images and test it once (default: on)')
 
 @command('sweep', "search a recipe's fields with Ray Tune (Optuna, ASHA), scored on held-out training images", _sweep_args)
@@ -303,25 +172,27 @@ def sweep_cmd(args) -> int:
     "Search a recipe's fields with Ray Tune and print the best variant; needs pip install 'cifar_fast[sweep]'."
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.sweep import sweep
-    with _sigterm_stops():
+    with sigterm_stops():
         sweep(args.recipe, trials=args.trials, space=args.space, data=args.data, subset=args.subset, out=args.out, report=args.report,
               holdout=args.holdout, seed=args.seed, grace=args.grace, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-              concurrent=args.concurrent, address=args.address, resume=args.resume, final=args.final, **_changes(args))
+              concurrent=args.concurrent, address=args.address, resume=args.resume, final=args.final, asha=args.asha, **changes_of(args))
     return 0
 
 # %% ../nbs/20_cli.ipynb #c026
 def _lr_find_args(p):
-    _add_data_args(p); _add_model_args(p)
-    p.add_argument('--out', default='reports/lr_find.png', help='where to write the plot (default: reports/lr_find.png)')
+    add_args(p, 'data', 'recipe', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'out', out={'default': 'reports/lr_find.png', 'help': 'where to write the plot (default: reports/lr_find.png)'})
 
 @command('lr-find', "run fastai's lr_find and save its plot", _lr_find_args)
 def lr_find_cmd(args) -> int:
     "Run fastai's learning-rate finder on a recipe's learner, print its suggestions and save the plot."
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.augment import cifar_dls
-    from cifar_fast.learner import cifar_learner, lr_suggestions
-    from cifar_fast.run import save_lr_find_plot
-    r = _recipe(args)
+    from cifar_fast.learner import cifar_learner
+    from cifar_fast.schedule import lr_suggestions, save_lr_find_plot
+    r = recipe_of(args)
+    if args.seed is not None:
+        from fastai.torch_core import set_seed
+        set_seed(args.seed)  # the weights too, as `train --seed` starts them
     learn = cifar_learner(cifar_dls(args.data, recipe=r, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad), recipe=r)
     sug = lr_suggestions(learn)
     print('  '.join(f"{k} {v:.2e}" for k, v in sug._asdict().items()))
@@ -331,35 +202,23 @@ def lr_find_cmd(args) -> int:
 
 # %% ../nbs/20_cli.ipynb #c029
 def _predict_args(p):
-    p.add_argument('model', help='weights file (export_weights), ONNX file (export-onnx) or exported learner (learn.export); told apart by content')
+    add_args(p, 'model', 'bs', 'precision', model='weights file (export_weights), ONNX file (export-onnx) or exported learner (learn.export); told apart by content',
+             bs={'default': 256, 'help': 'images per batch (default: 256)'},
+             precision={'default': 'fp32', 'help': "fp32 gives the exported learner's own answers; auto is faster where bf16 runs; an ONNX file runs in fp32 (default: fp32)"})
     p.add_argument('images', nargs='+', help='image files (PNG or JPEG of any size and mode) or folders of them')
     p.add_argument('--top-k', type=positive_int, default=3, help='classes to show per image (default: 3)')
     p.add_argument('--json', action='store_true', help='print one JSON list instead of one line per image')
-    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
-    p.add_argument('--precision', choices=PRECISIONS, default='fp32', help="fp32 gives the exported learner's own answers; auto is faster where bf16 runs; an ONNX file runs in fp32 (default: fp32)")
     tta_flag(p)
-
-def _image_items(paths, others:list):
-    "The paths given, each folder replaced by the image files under it, sorted; lazily, so that 10,000 files are never all in memory. A folder's other files are appended to `others`."
-    from cifar_fast.images import image_files
-    for p in paths:
-        if not Path(p).is_dir(): yield p
-        elif found := image_files(p, others): yield from found
-        else: raise DataError(f"no image files (by extension, e.g. .png, .jpg, .webp) in the folder {p}")
-
-def _pickle_note(path):
-    "Say on stderr that loading the exported learner at `path` runs code from it."
-    print(f"note: {path} is a pickled learner, and loading it runs code from the file: use only files you trust "
-          "(a .safetensors weights file is the safe choice)", file=sys.stderr)
 
 @command('predict', 'predict the classes of image files', _predict_args)
 def predict_cmd(args) -> int:
     "Predict the classes of image files with a weights file, an ONNX file or an exported learner."
+    from cifar_fast.images import image_items
     from cifar_fast.inference import classifier_from_file, model_kind
-    if model_kind(args.model) == 'learner': _pickle_note(args.model)
-    clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=_tta(args))
+    if (kind := model_kind(args.model)) == 'learner': pickle_note(args.model)
+    clf = classifier_from_file(args.model, precision=args.precision, bs=args.bs, tta=tta_of(args), kind=kind)
     n, failed, as_json, others = 0, 0, [], []
-    for r in clf.predict_iter(_image_items(args.images, others)):  # --bs images in memory at a time, printed as they are done
+    for r in clf.predict_iter(image_items(args.images, others)):  # --bs images in memory at a time, printed as they are done
         n, failed = n + 1, failed + (not r.ok)
         if not r.ok: print(f"cifar-fast predict: error: {r.error}", file=sys.stderr)
         if args.json: as_json.append(r.to_dict(args.top_k))
@@ -372,14 +231,11 @@ def predict_cmd(args) -> int:
 
 # %% ../nbs/20_cli.ipynb #c033
 def _evaluate_args(p):
-    p.add_argument('model', help='weights file (export_weights), ONNX file (export-onnx) or exported learner (learn.export)')
-    p.add_argument('--data', default=None, help="CIFAR-10 folder or .tgz/.tar archive (default: $CIFAR_FAST_DATA, else fastai's download)")
-    p.add_argument('--bs', type=positive_int, default=256, help='images per batch (default: 256)')
-    p.add_argument('--subset', type=positive_int, default=None, help='use N test images per class')
-    p.add_argument('--seed', type=int, default=None, help='random seed for the subset')
-    p.add_argument('--skip-bad', action='store_true', help='leave out test images that cannot be read, with a warning that counts them (default: stop, naming the file)')
-    p.add_argument('--precision', choices=PRECISIONS, default='auto', help="auto: bf16 where the CPU or GPU supports it, as training tested (default: auto; an ONNX file runs in fp32)")
-    p.add_argument('--report', default=None, help='folder for index.html (the page to read), top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+    add_args(p, 'model', 'data', 'bs', 'subset', 'seed', 'skip_bad', 'precision', 'report', bs={'default': 256, 'help': 'images per batch (default: 256)'},
+             subset='use N test images per class', seed='random seed for the subset',
+             skip_bad='leave out test images that cannot be read, with a warning that counts them (default: stop, naming the file)',
+             precision={'default': 'auto', 'help': "auto: bf16 where the CPU or GPU supports it, as training tested (default: auto; an ONNX file runs in fp32)"},
+             report='folder for index.html (the page to read), top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
     tta_flag(p)
 
 @command('evaluate', 'test accuracy overall and per class, and the interpretation plots', _evaluate_args)
@@ -388,7 +244,7 @@ def evaluate_cmd(args) -> int:
     import matplotlib; matplotlib.use('Agg')
     from cifar_fast.inference import evaluate_model
     res = evaluate_model(args.model, data=args.data, bs=args.bs, subset=args.subset, seed=args.seed, skip_bad=args.skip_bad,
-                         precision=args.precision, tta=_tta(args), report=args.report)
+                         precision=args.precision, tta=tta_of(args), report=args.report)
     t = res.table
     print(f"test accuracy {res.accuracy:.4f} ({t.correct.sum()}/{t.n.sum()}), {res.precision}, tta {res.tta}, {res.seconds:.1f}s")
     for r in t.to_dict('records'):
@@ -399,7 +255,7 @@ def evaluate_cmd(args) -> int:
 
 # %% ../nbs/20_cli.ipynb #ea0c7886
 def _export_onnx_args(p):
-    p.add_argument('model', help='weights file (export_weights) or exported learner (learn.export)')
+    add_args(p, 'model', model='weights file (export_weights) or exported learner (learn.export)')
     p.add_argument('out', help='the ONNX file to write, e.g. model.onnx')
 
 @command('export-onnx', 'write a model file as ONNX, for onnxruntime and other runtimes', _export_onnx_args)
@@ -409,17 +265,16 @@ def export_onnx_cmd(args) -> int:
     from cifar_fast.onnx import export_onnx
     kind = model_kind(args.model)
     if kind == 'onnx': raise DataError(f"{args.model} is already an ONNX model")
-    if kind == 'learner': _pickle_note(args.model)
-    path = export_onnx(classifier_from_file(args.model), args.out)
+    if kind == 'learner': pickle_note(args.model)
+    path = export_onnx(classifier_from_file(args.model, kind=kind), args.out)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
     return 0
 
 # %% ../nbs/20_cli.ipynb #875bfca2
 def _demo_args(p):
-    p.add_argument('model', help='weights file (export_weights), ONNX file (export-onnx) or exported learner (learn.export)')
+    add_args(p, 'model', 'data', data='CIFAR-10 folder or archive to take example images from (default: $CIFAR_FAST_DATA, else none)')
     p.add_argument('--port', type=positive_int, default=7860, help='port to listen on (default: 7860)')
     p.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for everyone)')
-    p.add_argument('--data', default=None, help='CIFAR-10 folder or archive to take example images from (default: $CIFAR_FAST_DATA, else none)')
     p.add_argument('--examples', type=int, default=10, help='example images to show, one per class (default: 10, all classes)')
     p.add_argument('--concurrency', type=positive_int, default=None, help='requests served at a time (default: the CPU count, at most 4)')
     tta_flag(p)
@@ -430,14 +285,14 @@ def demo_cmd(args) -> int:
     from cifar_fast.demo import demo_app, demo_examples, serve_demo
     from cifar_fast.inference import classifier_from_file, model_kind
     note = ''
-    if model_kind(args.model) == 'learner':
-        _pickle_note(args.model)
+    if (kind := model_kind(args.model)) == 'learner':
+        pickle_note(args.model)
         note = 'Loaded from a pickled learner.'
-    clf = classifier_from_file(args.model, tta=_tta(args))
+    clf = classifier_from_file(args.model, tta=tta_of(args), kind=kind)
     app = demo_app(clf, demo_examples(args.data, args.examples) if args.examples > 0 else [], title=f"cifar_fast: {Path(args.model).name}",
                    note=note, concurrency=args.concurrency)
     print(f"serving {args.model} on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    with _sigterm_stops(): serve_demo(app, host=args.host, port=args.port)  # a service manager's stop is a Ctrl-C: the server closes and tidies up
+    with sigterm_stops(): serve_demo(app, host=args.host, port=args.port)  # a service manager's stop is a Ctrl-C: the server closes and tidies up
     return 0
 
 # %% ../nbs/20_cli.ipynb #n009

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING: import torch  # imported where a precision is resolved, not here
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'quiet_imports', 'CifarFastError', 'DataError', 'BadValue', 'MissingExtra', 'DataWarning', 'need',
-           'umask', 'atomic_write', 'check_writable', 'cpu_has_bf16', 'check_precision', 'resolve_precision',
-           'amp_dtype', 'precision_autocast']
+__all__ = ['PRECISIONS', 'TTA_LEVELS', 'quiet_imports', 'CifarFastError', 'DataError', 'BadValue', 'MissingExtra', 'DataWarning',
+           'need', 'umask', 'atomic_write', 'check_writable', 'cpu_has_bf16', 'check_precision', 'check_tta',
+           'resolve_precision', 'amp_dtype', 'precision_autocast']
 
 # %% ../nbs/00_core.ipynb #c005
 @contextlib.contextmanager
@@ -96,6 +96,13 @@ def check_precision(precision:str) -> str:
     "`precision` if it is one of `PRECISIONS`; a `BadValue` naming them otherwise."
     if precision not in PRECISIONS: raise BadValue(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision
+
+TTA_LEVELS = (0, 1, 2)  # test-time augmentation: none, mirror, mirror and 1-pixel translations
+
+def check_tta(level) -> int:
+    "`level` if it is one of `TTA_LEVELS`; a `BadValue` naming them otherwise. Every place that takes a TTA level asks here."
+    if isinstance(level, bool) or level not in TTA_LEVELS: raise BadValue(f"TTA level must be 0, 1 or 2, got {level!r}")
+    return int(level)
 
 def resolve_precision(precision:str='auto', device=None) -> str:
     "'fp32', 'bf16' or 'fp16' for `precision` on `device` (a torch device or its type; default CPU)."

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
-from .core import BadValue, DataError
+from .core import DataError, check_tta
 
 # %% auto #0
-__all__ = ['CIFAR10_SIZE', 'LARGE_BYTES', 'MAX_DECODE_BYTES', 'IMAGE_EXTENSIONS', 'image_array', 'image_files', 'describe',
-           'reflect_index', 'tta_views']
+__all__ = ['CIFAR10_SIZE', 'LARGE_BYTES', 'MAX_DECODE_BYTES', 'IMAGE_EXTENSIONS', 'image_array', 'image_files', 'image_items',
+           'describe', 'reflect_index', 'tta_views']
 
 # %% ../nbs/02_images.ipynb #i005
 CIFAR10_SIZE = 32
@@ -115,6 +115,13 @@ def image_files(folder, others:list|None=None) -> list:
             elif others is not None: others.append(Path(root)/f)
     return [Path(f) for f in sorted(found, key=lambda f: f.split(os.sep))]  # sorting strings: 10x faster than sorting Paths
 
+def image_items(paths, others:list|None=None):
+    "The paths given, each folder replaced by the image files under it (`image_files`); lazily, so that 10,000 files are never all in memory. A folder's other files are appended to `others`; a folder with no image is a `DataError`."
+    for p in paths:
+        if not Path(p).is_dir(): yield p
+        elif found := image_files(p, others): yield from found
+        else: raise DataError(f"no image files (by extension, e.g. .png, .jpg, .webp) in the folder {p}")
+
 def describe(item) -> str:
     "A short name for an input in messages and results: the path, or what kind of image it is."
     if isinstance(item, (str, os.PathLike)): return str(item)
@@ -130,7 +137,7 @@ def reflect_index(n:int, pad:int) -> np.ndarray:
 
 def tta_views(level:int, h:int=CIFAR10_SIZE, w:int=CIFAR10_SIZE) -> list:
     "The views of test-time augmentation `level` (0, 1 or 2) of an `h`x`w` image: (weight, row indices, column indices), weights summing to 1."
-    if level not in (0, 1, 2): raise BadValue(f"TTA level must be 0, 1 or 2, got {level!r}")
+    check_tta(level)
     rows, cols = reflect_index(h, 1), reflect_index(w, 1)
     shifts = [(1., rows[1:h + 1], cols[1:w + 1])]
     if level == 2: shifts = [(.5, *shifts[0][1:]), (.25, rows[:h], cols[:w]), (.25, rows[2:], cols[2:])]

@@ -8,7 +8,7 @@ import os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import BadValue, DataError
+from .core import DataError
 from .classifier import Classifier, Predictor
 
 # %% auto #0
@@ -26,10 +26,10 @@ def model_kind(path) -> str:
     raise DataError(f"{path} is neither an exported learner (learn.export), a weights file (export_weights) nor an ONNX file (export_onnx)")
 
 # %% ../nbs/18_inference.ipynb #f008
-def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256, tta:int|None=None) -> Predictor:
-    "A classifier from a file written by `export_weights` (a `Classifier`) or, ending in .onnx, by `export_onnx` (an `OnnxClassifier`), running no code from it."
+def load_classifier(path, precision:str='fp32', device='cpu', bs:int=256, tta:int|None=None, kind:str|None=None) -> Predictor:
+    "A classifier from a file written by `export_weights` (a `Classifier`) or by `export_onnx` (an `OnnxClassifier`: `kind='onnx'`, or a name ending in .onnx), running no code from it."
     path = Path(path)
-    if path.suffix.lower() == '.onnx':
+    if (kind or ('onnx' if path.suffix.lower() == '.onnx' else 'weights')) == 'onnx':
         from cifar_fast.onnx import load_onnx
         return load_onnx(path, precision=precision, bs=bs, tta=tta)
     from cifar_fast.weights import load_weights
@@ -42,9 +42,9 @@ def classifier_from_learner(learn, precision:str='fp32', bs:int=256, tta:int|Non
     return Classifier(learn.model, learn.dls.vocab, learner_stats(learn), precision=precision,
                       device=next(learn.model.parameters()).device, bs=bs, tta=tta)
 
-def classifier_from_file(path, precision:str='fp32', bs:int=256, tta:int|None=None) -> Predictor:
-    "A classifier from an exported learner, a safe weights file or an ONNX file, chosen by what the file is; TTA as saved unless `tta` is given."
-    if model_kind(path) in ('weights', 'onnx'): return load_classifier(path, precision=precision, bs=bs, tta=tta)
+def classifier_from_file(path, precision:str='fp32', bs:int=256, tta:int|None=None, kind:str|None=None) -> Predictor:
+    "A classifier from an exported learner, a safe weights file or an ONNX file, chosen by what the file is (`kind`, when the caller has read it with `model_kind`); TTA as saved unless `tta` is given."
+    if (kind := kind or model_kind(path)) in ('weights', 'onnx'): return load_classifier(path, precision=precision, bs=bs, tta=tta, kind=kind)
     from cifar_fast.learner import load_exported
     return classifier_from_learner(load_exported(path), precision=precision, bs=bs, tta=tta)
 
@@ -80,7 +80,8 @@ def _onnx_module(clf):
 def _eval_learner(model, data, bs, subset, seed, skip_bad, precision, tta):
     "A `Learner` for the model file, in `precision`, and the `DataLoader` of the test images to evaluate it on."
     from cifar_fast.data import cifar_files, cifar_test_dls, decoded_cache, get_cifar10, image_cache
-    from cifar_fast.learner import cifar_learner, load_exported, precision_cbs
+    from cifar_fast.learner import cifar_learner, load_exported
+    from cifar_fast.precision import precision_cbs
     from cifar_fast.model import set_tta
     kind = model_kind(model)
     if kind == 'learner':
@@ -94,8 +95,7 @@ def _eval_learner(model, data, bs, subset, seed, skip_bad, precision, tta):
         learn.precision, cbs = precision_cbs(precision, dl.device)
         learn.add_cbs(cbs)
         return learn, dl
-    if kind == 'onnx' and precision not in ('auto', 'fp32'): raise BadValue(f"an ONNX model runs in fp32, not {precision}")
-    clf = load_classifier(model, tta=tta)
+    clf = load_classifier(model, precision=precision if kind == 'onnx' else 'fp32', tta=tta, kind=kind)  # an ONNX file refuses other precisions
     dls = cifar_test_dls(data, bs=bs, subset=subset, seed=seed, stats=clf.stats, skip_bad=skip_bad)
     if list(clf.classes) != list(dls.vocab):
         raise DataError(f"{model} was trained on the classes {', '.join(clf.classes)}, not CIFAR-10's")
@@ -105,7 +105,7 @@ def _eval_learner(model, data, bs, subset, seed, skip_bad, precision, tta):
 def evaluate_model(model, data=None, bs:int=256, subset:int|None=None, seed:int|None=None, skip_bad:bool=False,
                    precision:str='auto', tta:int|None=None, report=None) -> EvalResult:
     "Test the model file `model` (any kind) on the test split of CIFAR-10 at `data`: accuracy overall and per class; with `report`, the figures and the page."
-    from cifar_fast.interpret import ClassificationInterpretation, per_class_accuracy, write_interpretation
+    from cifar_fast.interpret import ClassificationInterpretation, per_class_accuracy
     from cifar_fast.model import tta_level
     learn, dl = _eval_learner(model, data, bs, subset, seed, skip_bad, precision, tta)
     t0 = time.perf_counter()
@@ -113,11 +113,9 @@ def evaluate_model(model, data=None, bs:int=256, subset:int|None=None, seed:int|
     table = per_class_accuracy(interp)
     res = EvalResult(float(table.correct.sum() / table.n.sum()), table, interp, learn.precision, tta_level(learn.model), time.perf_counter() - t0)
     if report:
-        from cifar_fast.report import write_report_page
-        res.files = {n: Path(report)/n for n in write_interpretation(interp, Path(report).absolute())}
+        from cifar_fast.report import write_model_report
         results = {'test accuracy': res.accuracy, 'correct': int(table.correct.sum()), 'test images': int(table.n.sum())}
         settings = {'model': str(model), 'data': str(data or os.environ.get('CIFAR_FAST_DATA') or "fastai's download (URLs.CIFAR)"),
                     'subset': subset, 'seed': seed, 'test-time augmentation': res.tta, 'precision': res.precision}
-        write_report_page(Path(report).absolute(), f"cifar_fast: {Path(model).name}, {res.accuracy:.2%} test accuracy", results, settings)
-        res.files = {'index.html': Path(report)/'index.html', **res.files}
+        res.files = write_model_report(report, f"cifar_fast: {Path(model).name}, {res.accuracy:.2%} test accuracy", interp, results, settings)
     return res

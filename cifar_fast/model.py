@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import BadValue
+from .core import BadValue, check_tta
 from .recipes import ERA, get_recipe
 from .images import tta_views
 
@@ -114,7 +114,7 @@ class TTA(nn.Module):
     "In eval mode, `model`'s logits averaged over the views of `cifar_fast.images.tta_views`: `level` 0 none, 1 mirror, 2 mirror and 1-pixel translations."
     def __init__(self, model:nn.Module, level:int=2):
         super().__init__()
-        if level not in (0, 1, 2): raise BadValue(f"TTA level must be 0, 1 or 2, got {level!r}")
+        check_tta(level)
         self.model, self.level = model, level
 
     def forward(self, x):

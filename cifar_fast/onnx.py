@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import BadValue, DataError, atomic_write, need
+from .core import BadValue, DataError, atomic_write, check_tta, need
 from .images import CIFAR10_SIZE, tta_views
 from .weights import model_metadata, read_metadata
 from .classifier import Predictor
@@ -57,7 +57,7 @@ class OnnxClassifier(Predictor):
         if 'cifar_fast' not in meta: raise DataError(f"{path} is an ONNX model, but not one written by cifar_fast's export_onnx (no class names or stats)")
         m = read_metadata(path, meta['cifar_fast'], check_arch=False)
         super().__init__(m['classes'], m['stats'], bs)
-        if tta not in (None, 0, 1, 2): raise BadValue(f"TTA level must be 0, 1 or 2, got {tta!r}")
+        if tta is not None: check_tta(tta)
         self.arch, self.tta, self.input = m['arch'], m['tta'] if tta is None else tta, self.session.get_inputs()[0].name
 
     def logits(self, x:np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses, difflib, re
 from dataclasses import dataclass
 
-from .core import PRECISIONS, BadValue
+from .core import PRECISIONS, BadValue, check_tta
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'ERA_STD', 'ERA', 'RECIPES', 'FAST', 'MUON', 'Recipe', 'get_recipe', 'field_value',
@@ -68,7 +68,8 @@ class Recipe:
             if getattr(self, k) is not None and not 0 <= getattr(self, k) < 1: raise BadValue(f"recipe {self.name}: {k} must be in [0, 1), got {getattr(self, k)!r}")
         if (self.brightness or self.contrast) and self.augs != 'batch':
             raise BadValue(f"recipe {self.name}: colour jitter (brightness, contrast) needs augs='batch', not {self.augs!r}")
-        if self.tta not in (0, 1, 2): raise BadValue(f"recipe {self.name}: tta must be 0, 1 or 2, got {self.tta!r}")
+        try: check_tta(self.tta)
+        except BadValue as e: raise BadValue(f"recipe {self.name}: {e}") from None
         if not self.wd >= 0: raise BadValue(f"recipe {self.name}: wd must be >= 0, got {self.wd!r}")
         if not self.widths or min(self.widths) < 1: raise BadValue(f"recipe {self.name}: widths must be positive, got {self.widths!r}")
         if self.precision not in PRECISIONS: raise BadValue(f"recipe {self.name}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
@@ -124,7 +125,7 @@ FAST = Recipe(
     augs='batch',       # airbench94's augmentation, per batch on the training device:
     pad=2,              #   translate by up to 2 pixels (reflection padding): +0.53
     p_flip=0.5,         #   half the images start flipped; every image flips every other epoch: +0.86
-    p_cutout=0.0,       #   airbench94 uses no cutout; a 12x12 hole with p 0.5 measured -0.97 at 10 epochs
+    p_cutout=0.0,       #   airbench94 uses no cutout (a cutout trains worse in 10 epochs: BENCHMARKS.md)
     hole=12,            #   (unused while p_cutout is 0; airbench96's size)
     stats=(CIFAR10_MEAN, CIFAR10_STD),  # airbench94 normalises with the pixels' own statistics
     precision='auto',   # bf16 where the hardware runs it natively, fp32 elsewhere (bf16 emulated on AVX2 is ~10x slower, BENCHMARKS.md)
@@ -153,7 +154,7 @@ def get_recipe(recipe='era', **changes) -> Recipe:
 # %% ../nbs/01_recipes.ipynb #r0102
 MUON = Recipe(
     name='muon',        # airbench94_muon's recipe; effects measured beside the fast recipe in BENCHMARKS.md
-    bs=2000,            # airbench94_muon; hiverge's 1536 for 7.59 epochs, with its learning rates and momenta: -0.32 in 0.94x the time
+    bs=2000,            # airbench94_muon (hiverge's variant of this recipe, batch 1536 for 7.59 epochs: BENCHMARKS.md)
     epochs=8,           # airbench94_muon; 7: -0.63
     lr_max=0.24,        # airbench94_muon: Muon's learning rate for the filters
     schedule='linear',  # airbench94_muon: linear decay from the first step, no warm-up
@@ -169,7 +170,7 @@ MUON = Recipe(
     hole=12,
     stats=(CIFAR10_MEAN, CIFAR10_STD),
     precision='auto',
-    brightness=0.0,     # hiverge's colour jitter (brightness 0.1399, contrast 0.1308): +0.06, one seed; not kept
+    brightness=0.0,     # no colour jitter, as airbench94_muon (hiverge's jitter is measured in BENCHMARKS.md)
     contrast=0.0,
     div=1.0,            # starts at lr_max
     div_final=1e9,      # and decays to (almost) 0, as airbench94_muon's lr * (1 - step/steps)

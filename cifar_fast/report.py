@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from .core import atomic_write
+from .interpret import write_interpretation
 
 # %% auto #0
-__all__ = ['FIGURES', 'write_report_page']
+__all__ = ['FIGURES', 'write_report_page', 'write_model_report']
 
 # %% ../nbs/14_report.ipynb #d0535e90
 FIGURES = {'history.png': 'Loss and accuracy per epoch', 'lr_find.png': 'Learning-rate finder',
@@ -61,3 +62,11 @@ def write_report_page(dest, title:str, results:dict, settings:dict, history:list
             f'<style>{_STYLE}</style></head>\n<body>\n' + '\n'.join(parts) + '\n</body></html>\n')
     with atomic_write(dest/'index.html') as tmp: tmp.write_text(page, encoding='utf-8')
     return dest/'index.html'
+
+# %% ../nbs/14_report.ipynb #rm02
+def write_model_report(report, title:str, interp, results:dict, settings:dict, history:list|None=None) -> dict:
+    "Write into `report` the interpretation `interp` (fastai's `ClassificationInterpretation`: `write_interpretation`'s figures and per_class.csv) and index.html (`write_report_page`); {name: path} of those files, as `report` was given (a relative path stays relative)."
+    dest = Path(report).absolute()
+    written = write_interpretation(interp, dest)
+    write_report_page(dest, title, results, settings, history)
+    return {'index.html': Path(report)/'index.html', **{name: Path(report)/name for name in written}}

@@ -12,18 +12,19 @@ from .core import DataError, atomic_write, check_writable, quiet_imports
 from .recipes import Recipe, get_recipe
 from .model import unwrap
 from .augment import cifar_dls
-from .learner import cifar_learner, export_weights, history, lr_find_valley, plot_history
+from .schedule import choose_lr_max
+from .history import history, plot_history
+from .learner import cifar_learner, export_weights
 from .checkpoint import (Checkpoint, Resume, StopOnNaN, TrainingDiverged, checkpoints as checkpoint_files, latest_checkpoint, load_checkpoint,
                                    resume_differences, run_fingerprint)
 from .logs import log_cbs
-from .report import write_report_page
+from .report import write_model_report
 with quiet_imports():
     from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
 
 # %% auto #0
-__all__ = ['RunResult', 'RunInterrupted', 'resume_state', 'ReadyTime', 'versions', 'save_lr_find_plot', 'train_run',
-           'write_run_report']
+__all__ = ['RunResult', 'RunInterrupted', 'resume_state', 'ReadyTime', 'versions', 'train_run', 'write_run_report']
 
 # %% ../nbs/15_run.ipynb #u005
 @dataclass
@@ -83,26 +84,11 @@ def versions() -> dict:
             'albumentations': albumentations.__version__, 'python': platform.python_version()}
 
 # %% ../nbs/15_run.ipynb #u012
-def save_lr_find_plot(learn, path:Path):
-    "Save the plot of the learner's last `lr_find` (its recorder holds the finder's losses until the next fit) to `path`."
-    import matplotlib.pyplot as plt
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    learn.recorder.plot_lr_find()
-    with atomic_write(path) as tmp: plt.gcf().savefig(tmp)
-    plt.close('all')
-
-def _lr_find(learn, plot:Path|None, log) -> float:
-    "lr_find's valley suggestion; with `plot`, the finder's plot saved there before training replaces it."
-    valley = lr_find_valley(learn)
-    log(f"lr_max {valley:.2e} (lr_find's valley suggestion)")
-    if plot: save_lr_find_plot(learn, plot)
-    return valley
-
-def _fit(learn, cbs:list, n_proc:int) -> bool|None:
-    "Fit `learn` with `cbs`, data-parallel when `n_proc` > 1; whether all ranks hold the same weights after, or None for one process."
-    if n_proc == 1: return learn.fit_recipe(cbs=cbs) and None
+def _fit(learn, lr_max:float, cbs:list, n_proc:int) -> bool|None:
+    "Fit `learn` at `lr_max` with `cbs`, data-parallel when `n_proc` > 1; whether all ranks hold the same weights after, or None for one process."
+    if n_proc == 1: return learn.fit_recipe(lr_max, cbs=cbs) and None
     from cifar_fast.distributed import data_parallel, ranks_agree
-    with data_parallel(learn): learn.fit_recipe(cbs=cbs)
+    with data_parallel(learn): learn.fit_recipe(lr_max, cbs=cbs)
     return ranks_agree(learn.model)
 
 @contextlib.contextmanager
@@ -147,7 +133,7 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
     if not rank:
         for folder in folders: check_writable(folder)  # before hours of work
     state = resume_state(ckpt_dir, r, resume, seed, subset)
-    if state and r.lr_max is None: r = get_recipe(r, lr_max=state['meta']['recipe']['lr_max'])  # lr_find's, found the first time
+    lr_max = state['meta']['recipe']['lr_max'] if state and r.lr_max is None else None  # resumed: the rate lr_find found the first time
     loggers = log_cbs(report.absolute()/'history.csv' if report else None, tensorboard)  # rank 0 only; before the data: a missing extra fails now
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:
         from cifar_fast.distributed import init_data_parallel, rank_seeds
@@ -167,15 +153,14 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
         f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}{f' x {n_proc} processes' if n_proc > 1 else ''}; checkpoints in {ckpt_dir}")
     ready = ReadyTime(started, log)
     learn.add_cb(ready)
-    lr_find_seconds = None
-    if r.lr_max is None:
-        t = time.perf_counter()
-        learn.recipe = r = get_recipe(r, lr_max=_lr_find(learn, report.absolute()/'lr_find.png' if report else None, log))
-        lr_find_seconds = time.perf_counter() - t
+    finds, t = lr_max is None and r.lr_max is None, time.perf_counter()
+    lr_max = choose_lr_max(learn, lr_max, r.lr_max, plot=report.absolute()/'lr_find.png' if report else None, log=log)
+    lr_find_seconds = time.perf_counter() - t if finds else None
+    r = dataclasses.replace(r, lr_max=lr_max)  # the recipe as trained: what the checkpoints, the result and the report record
     meta['recipe'] = dataclasses.asdict(r)
     saver = Checkpoint(ckpt_dir.absolute(), meta=meta)
     t = time.perf_counter()
-    try: agree = _fit(learn, [saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers + list(cbs or []), n_proc)
+    try: agree = _fit(learn, lr_max, [saver, StopOnNaN()] + ([Resume(state)] if state else []) + loggers + list(cbs or []), n_proc)
     except TrainingDiverged as e:
         e.checkpoint = saver.last
         raise
@@ -207,16 +192,14 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
 
 # %% ../nbs/15_run.ipynb #u015
 def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n_proc:int=1) -> dict:
-    "Write the report folder of the run `res` (figures, interpretation, metrics.json, index.html): {name: path} of its files."
-    from cifar_fast.interpret import ClassificationInterpretation, write_interpretation
+    "Write the report folder of the run `res` (history.png, metrics.json, and `write_model_report`'s interpretation and index.html): {name: path} of its files."
+    from cifar_fast.interpret import ClassificationInterpretation
     learn, r, report = res.learn, res.recipe, Path(report)
     dest, h = report.absolute(), history(learn)
     with atomic_write(dest/'history.png') as tmp: plot_history(learn).savefig(tmp)
     rec = learn.recorder
-    kept = list(rec.values), list(rec.iters)
-    written = write_interpretation(ClassificationInterpretation.from_learner(learn), dest)
-    rec.values, rec.iters = kept  # fastai's get_preds records its pass as an epoch: the learner's history stays the run's
-    n_images = res.train_steps * r.bs  # the batches this call trained (a fraction of an epoch included), counted before the interpretation's pass resets fastai's count
+    kept = list(rec.values), list(rec.iters)  # fastai records each prediction pass (the interpretation's, its figures') as an epoch
+    n_images = res.train_steps * r.bs  # the batches this call trained (a fraction of an epoch included)
     metrics = {'final_test_accuracy': res.accuracy, 'recipe': dataclasses.asdict(r), 'train_images': len(learn.dls.train_ds),
                'test_images': len(learn.dls.valid_ds), 'train_seconds': res.train_seconds, 'lr_find_seconds': res.lr_find_seconds,
                'ready_seconds': res.ready_seconds, 'train_images_per_s_incl_eval': n_images / res.train_seconds,
@@ -233,8 +216,9 @@ def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n
     settings = {**{f"recipe {k}": v for k, v in metrics['recipe'].items()}, 'data': where if data is not None else f"fastai's download ({where})", 'subset': subset, 'seed': seed,
                 'train images': metrics['train_images'], 'test images': metrics['test_images'], 'device': metrics['device'],
                 'precision': learn.precision, 'processes': n_proc, **metrics['versions']}
-    write_report_page(dest, f"cifar_fast: recipe {r.name}, {res.accuracy:.2%} test accuracy", results, settings, metrics['history'])
-    files = {'index.html': report/'index.html', 'history.csv': report/'history.csv', 'history.png': report/'history.png',
-             'metrics.json': report/'metrics.json'}
+    files = {'history.csv': report/'history.csv', 'history.png': report/'history.png', 'metrics.json': report/'metrics.json'}
     if (dest/'lr_find.png').exists(): files['lr_find.png'] = report/'lr_find.png'
-    return {**files, **{name: report/name for name in written}}
+    try: page = write_model_report(report, f"cifar_fast: recipe {r.name}, {res.accuracy:.2%} test accuracy",
+                                   ClassificationInterpretation.from_learner(learn), results, settings, metrics['history'])
+    finally: rec.values, rec.iters = kept  # the learner's history stays the run's
+    return {'index.html': page.pop('index.html'), **files, **page}

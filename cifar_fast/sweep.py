@@ -15,7 +15,8 @@ from .core import BadValue, DataError, atomic_write, need, quiet_imports
 from .recipes import Recipe, field_value, get_recipe, parse_variant
 from .data import get_cifar10
 from .augment import cifar_dls
-from .learner import cifar_learner, history
+from .history import history
+from .learner import cifar_learner
 from .checkpoint import Resume, checkpoint_state, load_checkpoint
 from .run import train_run
 from .report import write_report_page
@@ -123,8 +124,8 @@ def recipe_call(r:Recipe, base:Recipe) -> tuple:
 
 def sweep(recipe='fast', trials:int=16, space=(), data=None, subset:int|None=None, out='sweeps/sweep', report=None, holdout:float=0.1,
           seed:int=0, grace:int=1, cpus_per_trial:float|None=None, gpus_per_trial:float=0, concurrent:int|None=None, address:str|None=None,
-          resume:bool=False, final:bool=True, log=print, **changes) -> SweepResult:
-    "Search `recipe`'s fields over `space` (see `parse_space`) with `trials` Ray Tune trials (Optuna's TPE, ASHA after `grace` epochs; `concurrent` at a time, default as many as the cores allow), scored on `holdout` of the training images; with `final`, train the best variant on all of them and test it once."
+          resume:bool=False, final:bool=True, asha:bool=True, points:list|None=None, log=print, **changes) -> SweepResult:
+    "Search `recipe`'s fields over `space` (see `parse_space`) with `trials` Ray Tune trials (Optuna's TPE, trying `points` first; ASHA after `grace` epochs unless `asha=False`; `concurrent` at a time, default as many as the cores allow), scored on `holdout` of the training images; with `final`, train the best variant on all of them and test it once."
     ray, tune = need('ray', 'sweep', 'sweeps'), need('ray.tune', 'sweep', 'sweeps')
     need('optuna', 'sweep', 'sweeps')
     from ray.tune.schedulers import ASHAScheduler
@@ -132,6 +133,10 @@ def sweep(recipe='fast', trials:int=16, space=(), data=None, subset:int|None=Non
     base = get_recipe(parse_variant(recipe), **changes)
     space = parse_space(space, base)
     if trials < 1: raise BadValue(f"trials must be at least 1, got {trials}")
+    points = [dict(p) for p in points or []]
+    for p in points:
+        if set(p) != set(space): raise BadValue(f"each of points must give every searched field ({', '.join(space)}), got {', '.join(p) or 'none'}")
+        get_recipe(base, **p)  # a value the recipe rejects: its own message, before anything starts
     out = Path(out).absolute()
     address = address or os.environ.get('RAY_ADDRESS')
     if address: _reachable(address)
@@ -151,17 +156,19 @@ def sweep(recipe='fast', trials:int=16, space=(), data=None, subset:int|None=Non
         if resume: tuner = tune.Tuner.restore(str(out/'sweep'), trainable=trainable, resume_errored=True)
         else:
             tuner = tune.Tuner(trainable, param_space=tune_space(space),
-                               tune_config=tune.TuneConfig(metric='accuracy', mode='max', num_samples=trials, search_alg=OptunaSearch(seed=seed), max_concurrent_trials=concurrent,
-                                                           scheduler=ASHAScheduler(time_attr='epoch', max_t=n_epoch, grace_period=grace, reduction_factor=2)),
+                               tune_config=tune.TuneConfig(metric='accuracy', mode='max', num_samples=trials, search_alg=OptunaSearch(seed=seed, points_to_evaluate=points or None), max_concurrent_trials=concurrent,
+                                                           scheduler=ASHAScheduler(time_attr='epoch', max_t=n_epoch, grace_period=grace, reduction_factor=2) if asha else None),
                                run_config=tune.RunConfig(name='sweep', storage_path=str(out), verbose=0,
                                                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
         log(f"sweep of recipe {base.name}: {trials} trials over {', '.join(space)}, scored on {holdout:.0%} of the training images; {out/'sweep'}")
         grid = tuner.fit()
     finally:
         if started: ray.shutdown()
-    rows = _trial_rows(grid, list(space), n_epoch)
+    rows = _trial_rows(grid, list(space), base.epochs)
     if not any(r['accuracy'] is not None for r in rows): raise DataError(f"no trial of the sweep in {out} reported a result: see {out/'sweep'}")
-    best_row = max((r for r in rows if r['accuracy'] is not None), key=lambda r: (r['epochs'], r['accuracy']))
+    done = [r for r in rows if r['accuracy'] is not None]
+    complete = [r for r in done if not r['stopped_early']]  # accuracies at the end of a schedule compare; a stopped trial's do not
+    best_row = max(complete, key=lambda r: r['accuracy']) if complete else max(done, key=lambda r: (r['epochs'], r['accuracy']))
     best_config = {k: best_row[k] for k in space}
     best = get_recipe(base, **best_config)
     call, arg = recipe_call(best, parse_variant(base.name))
@@ -177,15 +184,15 @@ def sweep(recipe='fast', trials:int=16, space=(), data=None, subset:int|None=Non
     if report: res.files.update(write_sweep_report(report, res, list(space), base))
     return res
 
-def _trial_rows(grid, fields:list, n_epoch:int) -> list:
-    "One row per trial of a Ray Tune `ResultGrid`: its values, accuracy after each epoch, seconds, whether it stopped early."
+def _trial_rows(grid, fields:list, epochs:int) -> list:
+    "One row per trial of a Ray Tune `ResultGrid`: its values, accuracy after each epoch, seconds, whether it stopped before its own last epoch (its `epochs` value, else the recipe's `epochs`)."
     rows = []
     for i, result in enumerate(grid):
         df = result.metrics_dataframe
         acc = {} if df is None or 'accuracy' not in df else {int(e): float(a) for e, a in zip(df['epoch'], df['accuracy'])}
         rows.append({'trial': i, **{k: result.config.get(k) for k in fields}, 'per_epoch': acc, 'epochs': max(acc, default=0),
                      'accuracy': acc[max(acc)] if acc else None, 'seconds': float(df['seconds'].iloc[-1]) if acc else None,
-                     'stopped_early': 0 < max(acc, default=0) < n_epoch, 'error': str(result.error).splitlines()[0] if result.error else ''})
+                     'stopped_early': 0 < max(acc, default=0) < result.config.get('epochs', epochs), 'error': str(result.error).splitlines()[0] if result.error else ''})
     return rows
 
 def _write_trials(path:Path, rows:list, fields:list, n_epoch:int):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, json
 from pathlib import Path
 
-from .core import BadValue, DataError, atomic_write
+from .core import TTA_LEVELS, BadValue, DataError, atomic_write
 
 # %% auto #0
 __all__ = ['WEIGHTS_FORMAT', 'model_metadata', 'read_metadata', 'save_weights', 'load_weights']
@@ -41,7 +41,7 @@ def read_metadata(path, meta:str, check_arch:bool=True) -> dict:
         classes, widths, stats = [str(c) for c in m['classes']], tuple(int(w) for w in m['widths']), m['stats']
         tta = int(m.get('tta', 0))  # files from before TTA have none
         ok = (fmt == WEIGHTS_FORMAT and isinstance(arch, str) and len(classes) >= 2 and min(widths) > 0
-              and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3] and tta in (0, 1, 2))
+              and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3] and tta in TTA_LEVELS)
     except DataError: raise
     except (ValueError, KeyError, TypeError) as e: ok, m = False, str(e)
     if not ok: raise DataError(f"{path} holds metadata this version of cifar_fast cannot use ({str(m)[:200]})")

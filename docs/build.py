@@ -1,6 +1,7 @@
 """Build cifar_fast's documentation site, offline, from the notebooks: `python docs/build.py [--execute all|index|none] [--out _site]`.
 
-The notebooks in `nbs/` are copied to `_docs/` (both git-ignored, like the site), their nbdev directives turned into what
+The notebooks in `nbs/` are copied to `_docs/` (git-ignored, like the site; Sphinx and myst-nb build there, in `_docs/_build`,
+and only the finished HTML is copied to `--out`, so a build leaves nothing else in the repository), their nbdev directives turned into what
 myst-nb understands (`#| hide` cells run but left out of the pages, `#| eval: false` cells not run, the `#|` lines themselves
 not shown), a page of the API of every module is added (autodoc: every public name with its signature and docstring),
 and Sphinx builds the HTML with myst-nb, executing the notebooks as it goes (`--execute index`: only the tour, for a
@@ -10,8 +11,16 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ['core', 'recipes', 'images', 'data', 'augment', 'model', 'weights', 'optim', 'loop', 'learner', 'checkpoint',
-           'distributed', 'logs', 'interpret', 'report', 'run', 'classifier', 'onnx', 'inference', 'demo', 'cli']
+
+
+def modules() -> list:
+    "Every module the notebooks export (their `#| default_exp`), in reading order: the notebooks are the one list of them."
+    found = []
+    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+        first = ''.join(json.loads(nb.read_text())['cells'][0]['source'])
+        if m := re.match(r'#\|\s*default_exp\s+(\S+)', first):
+            if m[1] != 'all': found.append(m[1])
+    return found
 
 
 def page(cells:list) -> list:
@@ -65,14 +74,17 @@ def main():
             nb['cells'].append({'cell_type': 'markdown', 'id': 'toctree', 'metadata': {}, 'source': f"```{{toctree}}\n:maxdepth: 1\n:caption: The notebooks, in reading order\n\n{toc}\n```"})
         (src/f'{name}.ipynb').write_text(json.dumps(nb, indent=1))
     api = ['# API\n', 'Every public name of every module, with its signature and docstring, module by module in reading order.\n']
-    for m in MODULES: api.append(f"## `cifar_fast.{m}`\n\n```{{eval-rst}}\n{api_directives(m)}\n```\n")
+    for m in modules(): api.append(f"## `cifar_fast.{m}`\n\n```{{eval-rst}}\n{api_directives(m)}\n```\n")
     (src/'api.md').write_text('\n'.join(api))
     env = {**os.environ, 'CIFAR_FAST_DOCS_EXECUTE_MODE': 'off' if args.execute == 'none' else 'force',
            'CIFAR_FAST_DOCS_SKIP': ','.join(f'{n}.ipynb' for n in names) if args.execute == 'index' else '',
            'MPLBACKEND': 'module://matplotlib_inline.backend_inline',  # figures as PNG outputs, as in Jupyter
            'CIFAR_FAST_PROGRESS': 'lines'}  # training shows a plain line per epoch: a static page cannot animate bars
-    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', 'auto', str(src), args.out], env=env, cwd=src)
+    build = src/'_build'  # myst-nb writes its executed copies (jupyter_execute/) beside the HTML folder: here, not in the repository
+    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', 'auto', str(src), str(build/'html')], env=env, cwd=src)
     if r.returncode: sys.exit(r.returncode)
+    shutil.rmtree(args.out, ignore_errors=True)
+    shutil.copytree(build/'html', args.out)
     print(f"built {args.out}/index.html ({len(names) + 2} pages, notebooks executed: {args.execute}) in {time.perf_counter() - t0:.0f}s")
 
 

@@ -149,3 +149,26 @@ def browser():
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)  # a driver of our own: selenium downloads none
     yield driver
     driver.quit()
+
+
+def git_status(repo:Path) -> list:
+    "`git status --porcelain` of `repo`, untracked files listed one by one: what a command left in the tree that git would show."
+    r = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=all'], cwd=repo, capture_output=True, text=True, check=True)
+    return r.stdout.splitlines()
+
+
+@pytest.fixture(scope='module')
+def fresh_clone(tmp_path_factory) -> Path:
+    "This checkout as a fresh clone of it would be: the files git tracks and the new ones it does not ignore, committed in a new repository. What runs there dirties the copy, never the checkout."
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd=root, capture_output=True)
+    if listed.returncode: pytest.skip('not a git checkout')
+    dest = tmp_path_factory.mktemp('clone')/'cifar_fast'
+    for name in filter(None, listed.stdout.decode().split('\0')):
+        if (root/name).is_file():
+            (dest/name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root/name, dest/name)
+    git = ['git', '-c', 'user.name=test', '-c', 'user.email=test@example.com']
+    for cmd in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'fresh clone']): subprocess.run(git + cmd, cwd=dest, check=True)
+    assert git_status(dest) == []
+    return dest

@@ -15,7 +15,8 @@ def test_cuda_graphs_train_as_the_loop_does(tmp_path, recipe):
     from fastai.callback.core import Callback
     from cifar_fast.augment import cifar_dls
     from cifar_fast.data import synthetic_cifar10
-    from cifar_fast.learner import cifar_learner, history
+    from cifar_fast.learner import cifar_learner
+    from cifar_fast.history import history
     from cifar_fast.loop import CudaGraphs
     from cifar_fast.recipes import get_recipe
     data = synthetic_cifar10(tmp_path/'fake', n_train=70, n_test=8)  # 700 images: 10 batches of 64 and one of 60

@@ -11,7 +11,8 @@ import torch
 from cifar_fast.augment import cifar_dls
 from cifar_fast.checkpoint import Checkpoint, Resume, load_checkpoint
 from cifar_fast.data import synthetic_cifar10
-from cifar_fast.learner import cifar_learner, history
+from cifar_fast.learner import cifar_learner
+from cifar_fast.history import history
 from cifar_fast.loop import CudaGraphs
 from cifar_fast.recipes import get_recipe
 from fastai.callback.core import Callback

@@ -3,25 +3,30 @@ executed, to stay within the test budget; `make docs` executes them all), and he
 loads without console errors, every image has loaded, every link inside the site resolves, and every public name of
 every module is on the API page."""
 import importlib, subprocess, sys
-from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 import pytest
 
-from conftest import wait_for
+from conftest import git_status, wait_for
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='module')
-def site(tmp_path_factory):
+def site(fresh_clone):
+    "The site as `make docs` builds it (its default folder, _site), in a fresh clone of this checkout."
     pytest.importorskip('myst_nb', reason="the docs tools are not installed (pip install -e '.[dev]')")
-    out = tmp_path_factory.mktemp('site')
-    r = subprocess.run([sys.executable, str(ROOT/'docs'/'build.py'), '--execute', 'index', '--out', str(out)],
-                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    r = subprocess.run([sys.executable, 'docs/build.py', '--execute', 'index'], capture_output=True, text=True, timeout=900, cwd=fresh_clone)
     assert r.returncode == 0, r.stderr[-3000:]
-    return out
+    return fresh_clone/'_site'
+
+
+def test_the_build_leaves_the_clone_clean(site, fresh_clone):
+    "Everything the build writes is under the git-ignored _site/ and _docs/: git status shows nothing, and no executed copies land in the tree."
+    assert (site/'index.html').is_file()
+    assert git_status(fresh_clone) == []
+    assert not (fresh_clone/'jupyter_execute').exists()
+    assert sorted(p.name for p in fresh_clone.iterdir() if p.name.startswith('_')) == ['_docs', '_site']
 
 
 def test_every_page_reads_well(site, browser):

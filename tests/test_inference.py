@@ -109,8 +109,13 @@ def test_cli_evaluate_both_files_on_real_subset(real_models, real_data, tmp_path
         assert first.startswith('test accuracy') and '/200)' in first
         assert len(classes) == 10 and all('/20' in l for l in classes)
         accs.append(first.split()[2])
-        assert (tmp_path/model/'confusion_matrix.png').stat().st_size > 5000
+        table = (tmp_path/model/'per_class.csv').read_text().splitlines()
+        assert [row.split(',')[:3] for row in table[1:]] == [l.split()[:1] + l.split()[2].split('/')[::-1] for l in classes]  # the file is what was printed
     assert accs[0] == accs[1]
+    # both files predict the same classes, so their reports draw the same confusion matrix, pixel for pixel, and list the same counts
+    pictures = [np.asarray(Image.open(tmp_path/model/'confusion_matrix.png')) for model in ('model.pkl', 'model.safetensors')]
+    assert pictures[0].shape == pictures[1].shape and (pictures[0] == pictures[1]).all()
+    assert (tmp_path/'model.pkl'/'per_class.csv').read_text() == (tmp_path/'model.safetensors'/'per_class.csv').read_text()
 
 
 @pytest.mark.slow
@@ -140,11 +145,12 @@ def _timed(*args) -> tuple:
 
 @pytest.mark.slow
 def test_predict_imports_only_what_the_file_needs(small_model):
-    "One image, whole process: ONNX without torch (importing it fails) within 2 s and 300 MB; weights within torch's import time + 2 s, no fastai."
+    "One image, whole process: ONNX without torch (importing it fails), in less time than importing torch and within 300 MB; the weights file without fastai, in less time than importing fastai (both timed here, beside it)."
     d, images = small_model
     image = images[0]
     want = load_classifier(d/'m.safetensors').predict(image).label
-    torch_s = min(_timed('-c', 'import torch')[0] for _ in range(2))
+    torch_s = min(_timed('-c', 'import torch')[0] for _ in range(2))  # references, timed here on the same (maybe busy) machine
+    fastai_s = min(_timed('-c', 'import fastai.vision.all')[0] for _ in range(2))
     onnx_s, r = min((_timed('-c', PREDICT_IN_CHILD, 'no-torch', str(d/'m.onnx'), str(image)) for _ in range(2)), key=lambda x: x[0])
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
@@ -154,6 +160,6 @@ def test_predict_imports_only_what_the_file_needs(small_model):
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0].split()[:2] == [str(image), want] and out[1] == 'modules torch', out
-    print(f"onnx {onnx_s:.2f}s {peak:.0f} MB; weights {weights_s:.2f}s; import torch {torch_s:.2f}s")
-    assert onnx_s < 2 and peak < 300, (onnx_s, peak)
-    assert weights_s < torch_s + 2, (weights_s, torch_s)
+    print(f"onnx {onnx_s:.2f}s {peak:.0f} MB; weights {weights_s:.2f}s; import torch {torch_s:.2f}s, fastai {fastai_s:.2f}s")
+    assert onnx_s < torch_s and peak < 300, (onnx_s, torch_s, peak)  # the whole ONNX prediction costs less than importing torch alone
+    assert weights_s < fastai_s, (weights_s, fastai_s)  # and the weights file's less than importing fastai: neither loads what it does not need

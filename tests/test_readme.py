@@ -9,6 +9,8 @@ import matplotlib
 import pytest
 from PIL import Image
 
+from conftest import git_status
+
 README = Path(__file__).resolve().parents[1]/'README.md'
 FENCE = re.compile(r'(?:<!-- not run: (?P<why>.+?) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```', re.S)
 
@@ -28,13 +30,17 @@ def test_blocks_are_python_or_shell_and_say_why_not_run():
     assert sum(why is None for *_, why, _ in found) >= 7  # most of them run
 
 
+FIXTURES = ('cifar10-jpg.tgz', 'cat.jpg', 'dog.png', 'photo.jpg')  # what the reader is told to have: made here
+
+
 @pytest.mark.slow
-def test_every_block_runs(tmp_path, monkeypatch):
+def test_every_block_runs(tmp_path, monkeypatch, fresh_clone):
+    "Every block, run in the root of a fresh clone (where a reader who cloned the repository runs them): each works, and what they write is git-ignored."
     from cifar_fast.cli import main
     from cifar_fast.data import synthetic_cifar10
     from cifar_fast.recipes import RECIPES, get_recipe
     matplotlib.use('Agg')
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(fresh_clone)
     fake = synthetic_cifar10(tmp_path/'made'/'cifar10', n_train=16, n_test=4, ext='jpg')
     with tarfile.open('cifar10-jpg.tgz', 'w:gz') as t: t.add(fake, arcname='cifar10')
     pictures = sorted((fake/'test').rglob('*.jpg'))
@@ -59,3 +65,19 @@ def test_every_block_runs(tmp_path, monkeypatch):
     for f in ('augmentations.png', 'history.png', 'misclassified.png', 'fast.pkl', 'fast.safetensors', 'models/fast.pkl',
               'reports/index.html', 'models/cifar_fast.onnx', 'eval/index.html', 'runs/fast'):
         assert Path(f).exists(), f
+    left = [line for line in git_status(fresh_clone) if line[3:] not in FIXTURES]
+    assert left == [], f"the README's commands leave files git does not ignore: {left}"
+
+
+def test_layout_tables_list_every_notebook():
+    "The README's layout table and the tour's list every notebook, in reading order, with the module it exports."
+    import json
+    nbs = sorted((README.parent/'nbs').glob('*.ipynb'))
+    exported = {}
+    for nb in nbs:
+        first = ''.join(json.loads(nb.read_text())['cells'][0]['source'])
+        if m := re.match(r'#\|\s*default_exp\s+(\S+)', first): exported[nb.name] = f'cifar_fast.{m[1]}'
+    index = ''.join(''.join(c['source']) for c in json.loads((README.parent/'nbs'/'index.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+    for text, prefix in ((README.read_text(), 'nbs/'), (index, '')):
+        rows = re.findall(rf'^\| `{prefix}(\w+\.ipynb)` \| `([\w.]+)` \|', text, re.M)
+        assert rows == list(exported.items()), [r for r in rows if r not in exported.items()] or sorted(set(exported) - {r[0] for r in rows})
