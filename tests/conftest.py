@@ -172,3 +172,16 @@ def fresh_clone(tmp_path_factory) -> Path:
     for cmd in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'fresh clone']): subprocess.run(git + cmd, cwd=dest, check=True)
     assert git_status(dest) == []
     return dest
+
+
+def untrained_accuracy(data, recipe:str, subset:int, seed:int=0, **changes) -> float:
+    "The test accuracy of `recipe`'s net (with `changes`) as `cifar-fast train --seed SEED` starts it, before any training, on the test images of `subset` per class: what a trained model is measured against."
+    from fastai.torch_core import set_seed
+    from cifar_fast.augment import cifar_dls
+    from cifar_fast.learner import cifar_learner
+    from cifar_fast.recipes import get_recipe
+    set_seed(seed)
+    r = get_recipe(recipe, precision='fp32', **changes)
+    learn = cifar_learner(cifar_dls(data, recipe=r, subset=subset, seed=seed), recipe=r)
+    with learn.no_logging(): preds, targs = learn.get_preds()
+    return float((preds.argmax(1) == targs).float().mean())

@@ -10,7 +10,7 @@ from cifar_fast.cli import main
 from cifar_fast.history import plot_history
 from cifar_fast.recipes import RECIPES
 
-from conftest import run
+from conftest import run, untrained_accuracy
 SUBCOMMANDS = ['prepare', 'train', 'compare', 'sweep', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
 
 
@@ -77,7 +77,7 @@ def test_train_on_real_subset_end_to_end(real_data, tmp_path):
     assert (m['recipe']['lr_max'], m['recipe']['bs'], m['recipe']['widths']) == (1e-2, 50, [16, 32, 64, 128])
     acc = m['final_test_accuracy']
     assert f"test_acc {acc:.4f}" in epoch_lines[-1] and [h['epoch'] for h in m['history']] == [1, 2, 3]
-    untrained = _untrained_accuracy(real_data)  # the same net, same seed and test images, before any training
+    untrained = untrained_accuracy(real_data, 'era', subset=50, bs=50, widths=(16, 32, 64, 128))  # the same net, seed and test images, untrained
     assert acc > untrained + 0.1, f"500 real images, 3 epochs: {acc}, against {untrained} untrained"
     # history.png draws the history metrics.json holds: the same figure drawn here from those numbers, pixel for pixel
     names = ['train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy']
@@ -92,19 +92,6 @@ def test_train_on_real_subset_end_to_end(real_data, tmp_path):
         assert e.stdout.split()[2] == f"{acc:.4f}", (model, e.stdout.splitlines()[0])
         assert (tmp_path/model/'per_class.csv').read_text() == (tmp_path/'rep'/'per_class.csv').read_text()
         assert (np.asarray(Image.open(tmp_path/model/'confusion_matrix.png')) == np.asarray(Image.open(tmp_path/'rep'/'confusion_matrix.png'))).all()
-
-
-def _untrained_accuracy(data) -> float:
-    "The test accuracy of the era recipe's net as `train --seed 0` starts it, before it trains, on the same 500 test images."
-    from fastai.torch_core import set_seed
-    from cifar_fast.augment import cifar_dls
-    from cifar_fast.learner import cifar_learner
-    from cifar_fast.recipes import get_recipe
-    set_seed(0)
-    r = get_recipe('era', bs=50, widths=(16, 32, 64, 128), precision='fp32')
-    learn = cifar_learner(cifar_dls(data, recipe=r, subset=50, seed=0), recipe=r)
-    with learn.no_logging(), learn.no_bar(): preds, targs = learn.get_preds()
-    return float((preds.argmax(1) == targs).float().mean())
 
 
 def _pixels(fig) -> np.ndarray:
