@@ -8,7 +8,7 @@ cfg = ConfigParser(delimiters=['='], inline_comment_prefixes=None)
 cfg.read(here/'settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 readme = here/'README.md'
-extras = {k[:-len('_requirements')]: cfg[k].split() for k in ('logs_requirements', 'onnx_requirements', 'demo_requirements', 'sweep_requirements')}
+extras = {k[:-len('_requirements')]: cfg[k].split() for k in ('logs_requirements', 'onnx_requirements', 'demo_requirements', 'sweep_requirements', 'cam_requirements')}
 
 setuptools.setup(
     name=cfg['lib_name'],

@@ -15,7 +15,8 @@ from cifar_fast.core import precision_autocast, quiet_imports, resolve_precision
 from cifar_fast.recipes import get_recipe
 with quiet_imports():
     from fastai.torch_core import default_device
-from cifar_fast.model import cifar_model, unwrap
+from cifar_fast.archs import cifar_model
+from cifar_fast.model import unwrap
 from timing import sync  # bench/timing.py
 
 

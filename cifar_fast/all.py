@@ -10,13 +10,14 @@ from .core import quiet_imports
 with quiet_imports():
     import fastai.vision.all as _fastai_vision
     from fastai.vision.all import *
-from . import (core as _core, recipes as _recipes, images as _images, data as _data, augment as _augment, model as _model, weights as _weights, optim as _optim, loop as _loop, precision as _precision, progress as _progress, schedule as _schedule, recipe_cbs as _recipe_cbs, history as _history, learner as _learner, checkpoint as _checkpoint, distributed as _distributed, logs as _logs, interpret as _interpret, report as _report, run as _run, runs as _runs, classifier as _classifier, onnx as _onnx, inference as _inference, demo as _demo)
+from . import (core as _core, recipes as _recipes, images as _images, data as _data, augment as _augment, model as _model, archs as _archs, weights as _weights, optim as _optim, loop as _loop, precision as _precision, progress as _progress, schedule as _schedule, recipe_cbs as _recipe_cbs, history as _history, learner as _learner, checkpoint as _checkpoint, distributed as _distributed, logs as _logs, interpret as _interpret, report as _report, run as _run, runs as _runs, classifier as _classifier, onnx as _onnx, inference as _inference, demo as _demo)
 from .core import *
 from .recipes import *
 from .images import *
 from .data import *
 from .augment import *
 from .model import *
+from .archs import *
 from .weights import *
 from .optim import *
 from .loop import *
@@ -39,5 +40,5 @@ from .inference import *
 from .demo import *
 
 # %% ../nbs/99_all.ipynb #c004
-_MODULES = (_core, _recipes, _images, _data, _augment, _model, _weights, _optim, _loop, _precision, _progress, _schedule, _recipe_cbs, _history, _learner, _checkpoint, _distributed, _logs, _interpret, _report, _run, _runs, _classifier, _onnx, _inference, _demo)
+_MODULES = (_core, _recipes, _images, _data, _augment, _model, _archs, _weights, _optim, _loop, _precision, _progress, _schedule, _recipe_cbs, _history, _learner, _checkpoint, _distributed, _logs, _interpret, _report, _run, _runs, _classifier, _onnx, _inference, _demo)
 __all__ = list(dict.fromkeys([n for n in dir(_fastai_vision) if not n.startswith('_')] + [n for m in _MODULES for n in m.__all__]))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .core import DataError
+from .core import BadValue, DataError
 from .images import describe, image_array
 
 # %% auto #0
@@ -49,6 +49,10 @@ class Predictor:
     def probs(self, images:np.ndarray) -> np.ndarray:
         "Class probabilities (N x classes) for a stack of 32x32x3 uint8 images (N x 32 x 32 x 3)."
         raise NotImplementedError
+
+    def cam(self, images:np.ndarray, targets, method:str='gradcam', layer:str|None=None) -> np.ndarray:
+        "Grad-CAM heatmaps (N x 32 x 32, in [0, 1]) of where the model looks for class `targets[i]` in each of a stack of uint8 images (`cifar_fast.cam.cam_maps`); PyTorch models only."
+        raise BadValue(f"Grad-CAM needs the model's gradients, which {type(self).__name__} does not have: load the .safetensors file or the exported learner")
 
     def normalise(self, images:np.ndarray) -> np.ndarray:
         "The network's input for a stack of uint8 images: N x 3 x 32 x 32 float32, normalised with `stats`."
@@ -105,8 +109,14 @@ class Classifier(Predictor):
         return tta_level(self.model)
     @property
     def arch(self) -> str:
-        from cifar_fast.model import unwrap
-        return type(unwrap(self.model)).__name__
+        from cifar_fast.archs import model_label
+        return model_label(self.model)
+
+    def cam(self, images:np.ndarray, targets, method:str='gradcam', layer:str|None=None) -> np.ndarray:
+        "Grad-CAM heatmaps (N x 32 x 32, in [0, 1]) of where the model (its inner net, under TTA) looks for class `targets[i]` in each of a stack of uint8 images (`cifar_fast.cam.cam_maps`, fp32)."
+        import torch
+        from cifar_fast.cam import cam_maps
+        return cam_maps(self.model, torch.as_tensor(self.normalise(np.asarray(images))), targets, method=method, layer=layer)
 
     def probs(self, images:np.ndarray) -> np.ndarray:
         "Class probabilities (N x classes) for a stack of 32x32x3 uint8 images (N x 32 x 32 x 3)."

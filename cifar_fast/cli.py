@@ -12,8 +12,8 @@ from .cli_args import (add_args, build_parser, changes_of, command, one_line_war
                                  tta_flag, tta_of)
 
 # %% auto #0
-__all__ = ['main', 'prepare', 'train', 'compare_cmd', 'sweep_cmd', 'lr_find_cmd', 'predict_cmd', 'evaluate_cmd',
-           'export_onnx_cmd', 'demo_cmd']
+__all__ = ['main', 'prepare', 'train', 'compare_cmd', 'sweep_cmd', 'lr_find_cmd', 'models_cmd', 'predict_cmd', 'cam_cmd',
+           'evaluate_cmd', 'export_onnx_cmd', 'demo_cmd']
 
 # %% ../nbs/20_cli.ipynb #c007
 def main(argv=None) -> int:
@@ -58,7 +58,7 @@ def prepare(args) -> int:
 
 # %% ../nbs/20_cli.ipynb #c020
 def _train_cmd_args(p):
-    add_args(p, 'data', 'recipe', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'epochs', 'lr_max', 'cuda_graphs', 'out', 'report', 'resume', 'export',
+    add_args(p, 'data', 'recipe', 'arch', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'epochs', 'lr_max', 'cuda_graphs', 'out', 'report', 'resume', 'export',
              out='exported learner (default: models/cifar_RECIPE.pkl); the weights go beside it, .safetensors',
              report='folder for index.html (the page to read), history.csv, history.png, lr_find.png, metrics.json and the interpretation plots',
              resume='continue the run from its latest checkpoint (same recipe, data and seed)',
@@ -180,7 +180,7 @@ def sweep_cmd(args) -> int:
 
 # %% ../nbs/20_cli.ipynb #c026
 def _lr_find_args(p):
-    add_args(p, 'data', 'recipe', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'out', out={'default': 'reports/lr_find.png', 'help': 'where to write the plot (default: reports/lr_find.png)'})
+    add_args(p, 'data', 'recipe', 'arch', 'bs', 'subset', 'seed', 'skip_bad', 'widths', 'precision', 'out', out={'default': 'reports/lr_find.png', 'help': 'where to write the plot (default: reports/lr_find.png)'})
 
 @command('lr-find', "run fastai's lr_find and save its plot", _lr_find_args)
 def lr_find_cmd(args) -> int:
@@ -198,6 +198,27 @@ def lr_find_cmd(args) -> int:
     print('  '.join(f"{k} {v:.2e}" for k, v in sug._asdict().items()))
     save_lr_find_plot(learn, Path(args.out))
     print(f"wrote {args.out}")
+    return 0
+
+# %% ../nbs/20_cli.ipynb #c0272
+def _models_args(p):
+    p.add_argument('pattern', nargs='?', default='*', help="shell-style pattern of names, e.g. 'resnet*' or '*vit*' (default: all)")
+    p.add_argument('--source', choices=('cifar_fast', 'timm', 'torchvision'), default=None, help='list one library only')
+
+@command('models', 'list the architectures --model can name', _models_args)
+def models_cmd(args) -> int:
+    "Print the model names `--model` takes, by library, that match PATTERN."
+    import textwrap
+    from cifar_fast.archs import find_model, model_names
+    names = model_names(args.source, args.pattern)
+    if not any(names.values()):
+        try: find_model(args.pattern if args.source is None else f"{args.source}:{args.pattern}")  # the closest names, in its message
+        except BadValue as e: raise BadValue(f"no model name matches {args.pattern!r}: {str(e).partition(': ')[2]}") from None
+    for source, ns in names.items():
+        version = '' if source == 'cifar_fast' else ' ' + __import__(source).__version__
+        print(f"{source}{version}: {len(ns)} model{'s' * (len(ns) != 1)}")
+        if ns: print(textwrap.fill(', '.join(ns), width=100, initial_indent='  ', subsequent_indent='  ', break_on_hyphens=False))
+    print("A bare name is looked up in that order; timm:NAME or torchvision:NAME picks the library.")
     return 0
 
 # %% ../nbs/20_cli.ipynb #c029
@@ -229,13 +250,46 @@ def predict_cmd(args) -> int:
     if failed: print(f"cifar-fast predict: {failed} of {n} images could not be read", file=sys.stderr)
     return 1 if failed else 0
 
+# %% ../nbs/20_cli.ipynb #c0312
+def _cam_args(p):
+    add_args(p, 'model', model='weights file (export_weights) or exported learner (learn.export): a PyTorch model, for its gradients')
+    p.add_argument('images', nargs='+', help='image files (PNG or JPEG of any size and mode) or folders of them')
+    p.add_argument('--out', default='cam.png', help='where to write the figure (default: cam.png)')
+    p.add_argument('--method', default='gradcam', help="grad-cam's method: gradcam, gradcam++, scorecam, hirescam, eigencam, ... (default: gradcam)")
+    p.add_argument('--layer', default=None, help="the layer to explain, a name of model.named_modules() (default: the last stage with a feature map)")
+
+@command('cam', 'draw where a model looks in images (Grad-CAM)', _cam_args)
+def cam_cmd(args) -> int:
+    "Draw each image beside its Grad-CAM heatmaps for the predicted class and the runner-up."
+    import matplotlib; matplotlib.use('Agg')
+    import numpy as np
+    from cifar_fast.cam import cam_figure, cam_layer
+    from cifar_fast.images import image_array, image_items
+    from cifar_fast.inference import classifier_from_file, model_kind
+    if (kind := model_kind(args.model)) == 'onnx': raise BadValue(f"{args.model}: Grad-CAM needs the model's gradients, which an ONNX graph run here has not: give the .safetensors file or the exported learner")
+    if kind == 'learner': pickle_note(args.model)
+    clf = classifier_from_file(args.model, kind=kind)
+    layer, _ = cam_layer(clf.model, args.layer)
+    items = list(image_items(args.images, []))
+    pictures = [image_array(f) for f in items]
+    if not pictures: raise BadValue(f"no images in {', '.join(args.images)}")
+    tops = [r.top(2) for r in clf.predict_batch(pictures)]
+    heat = [clf.cam(np.stack(pictures), [clf.classes.index(t[j][0]) for t in tops], method=args.method, layer=layer) for j in (0, 1)]
+    titles = [[Path(str(f)).name, f"{t[0][0]} {t[0][1]:.2f}", f"{t[1][0]} {t[1][1]:.2f}"] for f, t in zip(items, tops)]
+    fig = cam_figure(pictures, [[a, b] for a, b in zip(*heat)], titles, suptitle=f"{args.method} on layer {layer}: the predicted class and the runner-up")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp: fig.savefig(tmp)
+    print(f"wrote {out} ({len(pictures)} image{'s' * (len(pictures) > 1)}, {args.method} on layer {layer})")
+    return 0
+
 # %% ../nbs/20_cli.ipynb #c033
 def _evaluate_args(p):
     add_args(p, 'model', 'data', 'bs', 'subset', 'seed', 'skip_bad', 'precision', 'report', bs={'default': 256, 'help': 'images per batch (default: 256)'},
              subset='use N test images per class', seed='random seed for the subset',
              skip_bad='leave out test images that cannot be read, with a warning that counts them (default: stop, naming the file)',
              precision={'default': 'auto', 'help': "auto: bf16 where the CPU or GPU supports it, as training tested (default: auto; an ONNX file runs in fp32)"},
-             report='folder for index.html (the page to read), top_losses.png, misclassified.png, confusion_matrix.png and per_class.csv')
+             report='folder for index.html (the page to read), top_losses.png, misclassified.png, confusion_matrix.png, cam.png (Grad-CAM) and per_class.csv')
     tta_flag(p)
 
 @command('evaluate', 'test accuracy overall and per class, and the interpretation plots', _evaluate_args)

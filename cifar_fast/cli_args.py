@@ -10,8 +10,8 @@ from .core import PRECISIONS, BadValue, DataWarning
 
 # %% auto #0
 __all__ = ['COMMANDS', 'OneLineParser', 'command', 'build_parser', 'one_line_warnings', 'positive_int', 'epochs_arg',
-           'lr_max_arg', 'widths_arg', 'recipe_arg', 'add_args', 'tta_flag', 'tta_of', 'changes_of', 'recipe_of',
-           'sigterm_stops', 'pickle_note']
+           'lr_max_arg', 'widths_arg', 'recipe_arg', 'model_arg', 'add_args', 'tta_flag', 'tta_of', 'changes_of',
+           'recipe_of', 'sigterm_stops', 'pickle_note']
 
 # %% ../nbs/19a_cli_args.ipynb #c005
 class OneLineParser(argparse.ArgumentParser):
@@ -85,6 +85,13 @@ def recipe_arg(s:str):
     try: return parse_variant(s)
     except BadValue as e: raise argparse.ArgumentTypeError(str(e)) from None
 
+def model_arg(s:str) -> str:
+    "argparse type: a model name `cifar_fast.archs.find_model` knows (resnet9, resnet18, timm:convnext_atto, torchvision:resnet18); the closest names otherwise."
+    from cifar_fast.archs import find_model
+    try: find_model(s)
+    except BadValue as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
 
 # %% ../nbs/19a_cli_args.ipynb #a006
 def _arg_table() -> dict:
@@ -99,6 +106,8 @@ def _arg_table() -> dict:
         'seed': (('--seed',), dict(type=int, default=None, help='random seed for the subset, shuffling, augmentation and weights')),
         'skip_bad': (('--skip-bad',), dict(action='store_true', help='leave out image files that cannot be read, with a warning that counts them (default: stop, naming the file)')),
         'epochs': (('--epochs',), dict(type=epochs_arg, default=None, help="epochs; a fraction ends the last one part-way (default: the recipe's)")),
+        'arch': (('--model',), dict(dest='arch', type=model_arg, default=None, metavar='NAME',
+                 help="the architecture, in place of the recipe's: resnet9, airbench, any timm or torchvision model (resnet18, convnext_atto; cifar-fast models lists them)")),
         'widths': (('--widths',), dict(type=widths_arg, default=None, help="the model's channels, e.g. 64,128,256,512 (default: the recipe's)")),
         'precision': (('--precision',), dict(choices=PRECISIONS, default=None, help="auto: bf16 where the CPU or GPU supports it (default: the recipe's)")),
         'lr_max': (('--lr-max',), dict(type=lr_max_arg, default=None, help="peak learning rate, or 'find' for lr_find's suggestion (default: the recipe's)")),
@@ -131,7 +140,7 @@ def tta_of(args) -> int|None:
 
 def changes_of(args) -> dict:
     "The recipe fields the flags given change (flags left out keep the recipe's values)."
-    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max', 'cuda_graphs')}
+    flags = {k: getattr(args, k, None) for k in ('bs', 'epochs', 'widths', 'precision', 'lr_max', 'cuda_graphs')} | {'model': getattr(args, 'arch', None)}
     changes = {k: v for k, v in flags.items() if v is not None}
     if changes.get('lr_max') == 'find': changes['lr_max'] = None
     if (tta := tta_of(args)) is not None: changes['tta'] = tta

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os, shutil, tempfile
 from pathlib import Path
 
-from .core import DataError, need
-from .classifier import Predictor
+import numpy as np
+
+from .core import BadValue, DataError, MissingExtra, need
+from .images import image_array
+from .classifier import Classifier, Predictor
 
 # %% auto #0
-__all__ = ['classify_upload', 'demo_examples', 'demo_app', 'serve_demo']
+__all__ = ['classify_upload', 'explain_upload', 'can_explain', 'demo_examples', 'demo_app', 'serve_demo']
 
 # %% ../nbs/19_demo.ipynb #d30c95f7
 def classify_upload(clf:Predictor, upload, k:int=3) -> tuple:
@@ -24,6 +27,31 @@ def classify_upload(clf:Predictor, upload, k:int=3) -> tuple:
         return None, f"**Cannot classify this file.** {message}"
     return dict(res.top(k)), f"**{res.label}** ({res.top(1)[0][1]:.0%})"
 
+# %% ../nbs/19_demo.ipynb #e0102
+def explain_upload(clf:Predictor, upload, method:str='gradcam', size:int=160) -> tuple:
+    "(a picture: the image, then its Grad-CAM heatmaps for the two most likely classes, `size` pixels high; a caption) for an upload as `classify_upload` takes it; (None, '') for no image or an unreadable one (`classify_upload` says why)."
+    from PIL import Image
+    from cifar_fast.cam import cam_overlay
+    if not upload: return None, ''
+    path = upload.get('path') if isinstance(upload, dict) else upload
+    try: picture = image_array(path)
+    except DataError: return None, ''
+    (first, p1), (second, p2) = clf.predict(picture).top(2)
+    heat = clf.cam(np.stack([picture, picture]), [clf.classes.index(first), clf.classes.index(second)], method=method)
+    gap = np.full((size, 6, 3), 255, np.uint8)
+    big = np.asarray(Image.fromarray(picture).resize((size, size), Image.Resampling.BICUBIC))
+    strip = np.hstack([big, gap, cam_overlay(picture, heat[0], size=size), gap, cam_overlay(picture, heat[1], size=size)])
+    return strip, f"Grad-CAM: where the model looks for **{first}** ({p1:.0%}, middle) and for **{second}** ({p2:.0%}, right); red is where it finds the class"
+
+def can_explain(clf:Predictor) -> bool:
+    "Whether the demo can show Grad-CAM for `clf`: a PyTorch `Classifier` with a feature map to weigh, and grad-cam installed."
+    if not isinstance(clf, Classifier): return False
+    try:
+        from cifar_fast.cam import cam_layer, cam_methods
+        cam_methods(); cam_layer(clf.model)
+        return True
+    except (MissingExtra, BadValue): return False
+
 # %% ../nbs/19_demo.ipynb #3033fc6d
 def demo_examples(data=None, n:int=10) -> list:
     "The first test image of each of the first `n` classes of `data` (default: $CIFAR_FAST_DATA); [] when there is no data at hand."
@@ -34,15 +62,15 @@ def demo_examples(data=None, n:int=10) -> list:
     return [str(f) for f in list(picked.values())[:n]]
 
 # %% ../nbs/19_demo.ipynb #57dcaf8b
-def demo_app(clf:Predictor, examples=(), title:str='cifar_fast classifier', note:str='', concurrency:int|None=None, max_queue:int=64):
-    "A Gradio `Blocks` app: upload or paste an image, see the top 3 classes; `/predict` for API clients; `examples` are image paths to click."
+def demo_app(clf:Predictor, examples=(), title:str='cifar_fast classifier', note:str='', concurrency:int|None=None, max_queue:int=64, cam:bool=True):
+    "A Gradio `Blocks` app: upload or paste an image, see the top 3 classes and (`cam`, where `can_explain`) where the model looked; `/predict` and `/explain` for API clients; `examples` are image paths to click."
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # it would call home at every start
     gr = need('gradio', 'demo', 'the demo')
     concurrency = concurrency or min(os.cpu_count() or 1, 4)
     uploads = tempfile.mkdtemp(prefix='cifar-fast-demo-')  # Gradio's temporary folder for this app: the examples' copies now, the uploads when it serves
     old = os.environ.get('GRADIO_TEMP_DIR')
     os.environ['GRADIO_TEMP_DIR'] = uploads
-    try: app = _blocks(gr, clf, examples, title, note, concurrency)
+    try: app = _blocks(gr, clf, examples, title, note, concurrency, cam and can_explain(clf))
     finally:
         if old is None: os.environ.pop('GRADIO_TEMP_DIR', None)
         else: os.environ['GRADIO_TEMP_DIR'] = old
@@ -50,7 +78,7 @@ def demo_app(clf:Predictor, examples=(), title:str='cifar_fast classifier', note
     app.allowed_example_dirs, app.uploads = sorted({str(Path(f).parent.absolute()) for f in examples}), uploads
     return app
 
-def _blocks(gr, clf, examples, title, note, concurrency):
+def _blocks(gr, clf, examples, title, note, concurrency, explain:bool):
     with gr.Blocks(title=title, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"# {title}\n{len(clf.classes)} classes: {', '.join(clf.classes)}. {note}")
         with gr.Row():
@@ -60,12 +88,22 @@ def _blocks(gr, clf, examples, title, note, concurrency):
             with gr.Column():
                 top = gr.Label(num_top_classes=3, label='Top 3', elem_id='top')
                 message = gr.Markdown(elem_id='message')
+        if explain:
+            with gr.Row():
+                cam = gr.Image(label='Where it looks (Grad-CAM)', type='numpy', interactive=False, elem_id='cam')
+                cam_note = gr.Markdown(elem_id='cam-note')
         def predict(image): return classify_upload(clf, image)  # its name and docstring are the API's
         predict.__doc__ = "The three most likely classes of an image file, and a one-line message (which says why, for a file that is not a readable image)."
         # unprocessed: cifar_fast decodes, and reports unreadable files
-        button.click(predict, image, [top, message], preprocess=False, api_name='predict', concurrency_limit=concurrency)
-        image.upload(predict, image, [top, message], preprocess=False, api_name=False, concurrency_limit=concurrency)
+        clicked = button.click(predict, image, [top, message], preprocess=False, api_name='predict', concurrency_limit=concurrency)
+        uploaded = image.upload(predict, image, [top, message], preprocess=False, api_name=False, concurrency_limit=concurrency)
         image.clear(lambda: (None, ''), None, [top, message], api_name=False)  # no picture, no answer
+        if explain:
+            def explain(image): return explain_upload(clf, image)
+            explain.__doc__ = "The image beside its Grad-CAM heatmaps for the two most likely classes, and a caption."
+            clicked.then(explain, image, [cam, cam_note], preprocess=False, api_name='explain', concurrency_limit=concurrency)
+            uploaded.then(explain, image, [cam, cam_note], preprocess=False, api_name=False, concurrency_limit=concurrency)
+            image.clear(lambda: (None, ''), None, [cam, cam_note], api_name=False)
         if examples: gr.Examples(list(examples), image, label='Examples (click one, then Classify)')
     return app
 

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .core import atomic_write, quiet_imports
+from .core import BadValue, MissingExtra, atomic_write, quiet_imports
+from .cam import cam_figure, cam_layer, cam_maps
 with quiet_imports():
     from fastai.interpret import ClassificationInterpretation
     import fastai.vision.learner  # registers plot_top_losses (and show_results) for images
 
 # %% auto #0
-__all__ = ['plot_misclassified', 'per_class_accuracy', 'write_interpretation']
+__all__ = ['plot_misclassified', 'plot_cam', 'per_class_accuracy', 'write_interpretation']
 
 # %% ../nbs/13_interpret.ipynb #c009
 def _outputs(interp:ClassificationInterpretation) -> tuple:
@@ -33,12 +34,19 @@ def _as_picture(x) -> np.ndarray:
     if hasattr(x, 'permute'): x = x.permute(1, 2, 0).cpu().numpy()
     return np.asarray(x)
 
-def plot_misclassified(interp:ClassificationInterpretation, k:int=10, ncols:int=5) -> Figure:
-    "A grid of the `k` misclassified test images with the highest loss, titled actual / predicted / probability."
+def _worst_wrong(interp:ClassificationInterpretation, k:int) -> list:
+    "The indices of the `k` misclassified images of `interp.dl` with the highest loss, highest first."
+    preds, targs = _outputs(interp)
+    wrong = (preds.argmax(1) != targs).nonzero().flatten()
+    return wrong[interp.losses[wrong].argsort(descending=True)][:k].tolist()
+
+def plot_misclassified(interp:ClassificationInterpretation, k:int=10, ncols:int|None=None, cam:bool=False, method:str='gradcam', layer:str|None=None) -> Figure:
+    "A grid of the `k` misclassified test images with the highest loss, titled actual / predicted / probability, `ncols` a row (5); `cam=True`: each with its Grad-CAM heatmaps (`plot_cam`, 2 a row)."
+    if cam: return plot_cam(interp, k=k, ncols=ncols or 2, method=method, layer=layer)
+    ncols = ncols or 5
     preds, targs = _outputs(interp)
     decoded = preds.argmax(1)
-    wrong = (decoded != targs).nonzero().flatten()
-    wrong = wrong[interp.losses[wrong].argsort(descending=True)][:k]
+    wrong = _worst_wrong(interp, k)
     n = max(len(wrong), 1)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
@@ -46,12 +54,32 @@ def plot_misclassified(interp:ClassificationInterpretation, k:int=10, ncols:int=
     axs = list(fig.subplots(nrows, ncols, squeeze=False).flat)
     for ax in axs: ax.axis('off')
     if not len(wrong): axs[0].text(0.5, 0.5, 'no misclassified images', ha='center', va='center')
-    for ax, i in zip(axs, wrong.tolist()):
+    for ax, i in zip(axs, wrong):
         ax.imshow(_as_picture(interp.dl.dataset[i][0]))
         p = int(decoded[i])
         ax.set_title(f"{interp.vocab[int(targs[i])]} / {interp.vocab[p]}\n{float(preds[i, p]):.2f}", fontsize=9)
     fig.suptitle('actual / predicted / probability')
     return fig
+
+# %% ../nbs/13_interpret.ipynb #c0142
+def plot_cam(interp:ClassificationInterpretation, k:int=6, idxs=None, method:str='gradcam', layer:str|None=None, ncols:int=2) -> Figure:
+    "For `k` test images (`idxs`; default the misclassified ones with the highest loss), the image and Grad-CAM heatmaps of the predicted class and of the actual class, `ncols` images a row."
+    import torch
+    from cifar_fast.learner import dls_stats  # here: the rest of this module works on any fastai learner without it
+    preds, targs = _outputs(interp)
+    idxs = _worst_wrong(interp, k) if idxs is None else [int(i) for i in idxs]
+    pictures = [_as_picture(interp.dl.dataset[i][0]) for i in idxs]
+    predicted, actual = [int(preds[i].argmax()) for i in idxs], [int(targs[i]) for i in idxs]
+    name, _ = cam_layer(interp.learn.model, layer)
+    heat = [[], []]
+    if idxs:
+        mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in dls_stats(interp.dl))
+        x = (torch.as_tensor(np.stack(pictures)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+        heat = [cam_maps(interp.learn.model, x, t, method=method, layer=name) for t in (predicted, actual)]
+    v = interp.vocab
+    titles = [[f"{v[a]} / {v[p]} / {float(preds[i, p]):.2f}", f"predicted: {v[p]}", f"actual: {v[a]}"] for i, p, a in zip(idxs, predicted, actual)]
+    return cam_figure(pictures, [[hp, ha] for hp, ha in zip(*heat)], titles, ncols=ncols,
+                      suptitle=f"{method} on layer {name}: where the model looks for the predicted and the actual class")
 
 # %% ../nbs/13_interpret.ipynb #c016
 def per_class_accuracy(interp:ClassificationInterpretation) -> pd.DataFrame:
@@ -79,8 +107,8 @@ def _save_pyplot(draw, path:Path):
     with atomic_write(path) as tmp: fig.savefig(tmp)
     plt.close(fig)
 
-def write_interpretation(interp:ClassificationInterpretation, dest, k:int=9) -> dict:
-    "Write top_losses.png and misclassified.png (`k` images each), confusion_matrix.png and per_class.csv into `dest`, each file whole or not at all."
+def write_interpretation(interp:ClassificationInterpretation, dest, k:int=9, cam:bool=True) -> dict:
+    "Write top_losses.png and misclassified.png (`k` images each), confusion_matrix.png, per_class.csv and (`cam`, where grad-cam is installed and the net has a feature map) cam.png into `dest`, each file whole or not at all."
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = {name: dest/name for name in ('top_losses.png', 'misclassified.png', 'confusion_matrix.png', 'per_class.csv')}
@@ -88,4 +116,10 @@ def write_interpretation(interp:ClassificationInterpretation, dest, k:int=9) -> 
     with atomic_write(paths['misclassified.png']) as tmp: plot_misclassified(interp, k=k).savefig(tmp)
     _save_pyplot(lambda: interp.plot_confusion_matrix(figsize=(8, 8)), paths['confusion_matrix.png'])
     with atomic_write(paths['per_class.csv']) as tmp: per_class_accuracy(interp).to_csv(tmp, index=False)
+    if cam:
+        try: fig = plot_cam(interp, k=min(k, 6))
+        except (MissingExtra, BadValue): fig = None  # no grad-cam here, or a net with no feature map to weigh
+        if fig is not None:
+            with atomic_write(dest/'cam.png') as tmp: fig.savefig(tmp)
+            paths['cam.png'] = dest/'cam.png'
     return paths

@@ -13,7 +13,8 @@ from fastcore.foundation import L
 
 from .core import BadValue, DataError, atomic_write, quiet_imports
 from .recipes import get_recipe
-from .model import cifar_model, unwrap
+from .model import unwrap
+from .archs import ModelNote, cifar_model, model_label, model_notes
 from .weights import save_weights
 from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter
 from .augment import BatchAugDL, albumentations_pipelines
@@ -50,9 +51,10 @@ def whitening_images(dls, n:int=5000) -> torch.Tensor:
     else: x = TensorImage(torch.stack([dl.do_item(i)[0] for i in idxs]))
     return dl.after_batch((x.to(dls.device or 'cpu'),))[0]
 
-def _recipe_cbs(r, cuda_graphs:bool) -> list:
-    "The callbacks a recipe trains with."
-    return ([EMALookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if r.whiten_bias_epochs else []) \
+def _recipe_cbs(r, cuda_graphs:bool, model) -> list:
+    "The callbacks a recipe trains `model` with (`WhitenBias` only for a net with a whitening layer)."
+    whiten = r.whiten_bias_epochs and hasattr(unwrap(model), 'whiten')
+    return ([EMALookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if whiten else []) \
            + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else []) + ([CudaGraphs()] if cuda_graphs else [])
 
 class CifarLearner(LoopLearner):
@@ -117,8 +119,9 @@ def check_dls(dls, recipe) -> list:
 
 def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=None, precision:str|None=None,
                   metrics=accuracy, channels_last:bool=True, cbs=None, wd_bn_bias:bool=True, cuda_graphs:bool|None=None, **kwargs) -> CifarLearner:
-    "A `CifarLearner` (a fastai `Learner`) for CIFAR-10 `dls` with `recipe`'s model, optimiser, weight decay, precision and callbacks; train and test accuracy."
+    "A `CifarLearner` (a fastai `Learner`) for CIFAR-10 `dls` with `recipe`'s model (or `model`: a module, or a name `cifar_fast.archs.find_model` knows), optimiser, weight decay, precision and callbacks; train and test accuracy."
     r = get_recipe(recipe)
+    if isinstance(model, str): r, model = get_recipe(r, model=model), None  # the recipe records the model it trains
     if opt_func is None:
         if r.opt not in OPTIMIZERS: raise BadValue(f"unknown optimiser {r.opt!r} in recipe {r.name}: choose from {', '.join(OPTIMIZERS)}")
         opt_func = OPTIMIZERS[r.opt]
@@ -134,10 +137,11 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
     if model is None:
         model = cifar_model(r, n_out=len(dls.vocab)).to(dls.device or 'cpu')
         if hasattr(unwrap(model), 'init_whitening'): unwrap(model).init_whitening(whitening_images(dls))
+    if notes := model_notes(r, model): warnings.warn(f"recipe {r.name} on {model_label(model)}: {'; '.join(notes)}", ModelNote, stacklevel=2)
     kwargs.setdefault('path', Path('.'))  # exports, saves and logs relative to the working directory
     prec, speed = precision_cbs(precision or r.precision, dls.device, channels_last)
     learn = CifarLearner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=r.label_smoothing), opt_func=opt_func,
-                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r, r.cuda_graphs if cuda_graphs is None else cuda_graphs), wd_bn_bias=wd_bn_bias,
+                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r, r.cuda_graphs if cuda_graphs is None else cuda_graphs, model), wd_bn_bias=wd_bn_bias,
                     **kwargs)  # cbs: one callback or a list, as fastai takes them
     learn.remove_cb(ProgressCallback)
     learn.add_cb(AutoProgress())

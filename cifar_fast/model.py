@@ -8,12 +8,12 @@ import torch
 from torch import nn
 
 from .core import BadValue, check_tta
-from .recipes import ERA, get_recipe
+from .recipes import ERA
 from .images import tta_views
 
 # %% auto #0
 __all__ = ['untta', 'MODELS', 'conv_bn', 'Residual', 'CustomResNet', 'DiracConv', 'FrozenScaleBN', 'Scale', 'conv_group',
-           'AirbenchNet', 'AirbenchMuonNet', 'TTA', 'tta_level', 'unwrap', 'set_tta', 'model_class', 'cifar_model']
+           'AirbenchNet', 'AirbenchMuonNet', 'TTA', 'tta_level', 'unwrap', 'set_tta', 'model_class']
 
 # %% ../nbs/05_model.ipynb #c004
 def conv_bn(ni:int, nf:int, pool:bool=False) -> nn.Sequential:
@@ -150,9 +150,9 @@ def model_class(name:str) -> type:
     if found is None: raise BadValue(f"unknown model {name!r}: cifar_fast builds {', '.join(f'{k} ({m.__name__})' for k, m in MODELS.items())}")
     return found
 
-def cifar_model(recipe='era', n_out:int=10) -> nn.Module:
-    "The model `recipe` (a name in `RECIPES` or a `Recipe`) names, at its widths, with `n_out` outputs, in `TTA` if the recipe tests with it."
-    r = get_recipe(recipe)
-    if r.model not in MODELS: raise BadValue(f"unknown model {r.model!r} in recipe {r.name}: choose from {', '.join(MODELS)}")
-    model = MODELS[r.model](n_out=n_out, widths=r.widths)
-    return TTA(model, r.tta) if r.tta else model
+def __getattr__(name):
+    "Names this module held before cifar_fast 0.2, found where they live now (imported only when asked for)."
+    if name == 'cifar_model':
+        from cifar_fast.archs import cifar_model
+        return cifar_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ __all__ = ['FIGURES', 'write_report_page', 'write_model_report']
 # %% ../nbs/14_report.ipynb #d0535e90
 FIGURES = {'history.png': 'Loss and accuracy per epoch', 'lr_find.png': 'Learning-rate finder',
            'confusion_matrix.png': 'Confusion matrix', 'top_losses.png': 'The test images with the highest loss',
+           'cam.png': 'Grad-CAM on the misclassified test images: where the model looks for the predicted class and for the actual one',
            'misclassified.png': 'Misclassified test images (actual / predicted / probability)',
            'seeds.png': 'Test accuracy of each seed, with the mean and the 95% confidence interval of the mean',
            'sweep.png': 'Held-out accuracy against each searched field (hollow: stopped early by ASHA), and every trial after each epoch'}

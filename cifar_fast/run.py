@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .core import DataError, atomic_write, check_writable, quiet_imports
 from .recipes import Recipe, get_recipe
-from .model import unwrap
+from .archs import model_label
 from .augment import cifar_dls
 from .schedule import choose_lr_max
 from .history import history, plot_history
@@ -149,7 +149,7 @@ def _train_run(r, data, out, report, tensorboard, ckpt_dir, resume, keep_checkpo
         log(f"resuming from {state['path']} (epoch {state['epoch']} of {state['n_epoch']} done)")
     if not rank:
         for folder in filter(None, (out.parent, report, ckpt_dir)): check_writable(folder, _need_bytes(learn))
-    log(f"training {type(unwrap(learn.model)).__name__}{r.widths} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}"
+    log(f"training {model_label(learn.model)} on {len(learn.dls.train_ds)} images, testing on {len(learn.dls.valid_ds)}"
         f"{' with TTA' if r.tta else ''}, {learn.precision} on {learn.dls.device}{f' x {n_proc} processes' if n_proc > 1 else ''}; checkpoints in {ckpt_dir}")
     ready = ReadyTime(started, log)
     learn.add_cb(ready)
@@ -210,7 +210,7 @@ def write_run_report(res:RunResult, report, data=None, subset=None, seed=None, n
     with atomic_write(dest/'metrics.json') as tmp: tmp.write_text(json.dumps(metrics, indent=2))
     results = {'test accuracy': res.accuracy, 'epochs': r.epochs, 'training seconds': res.train_seconds, 'lr_find seconds': res.lr_find_seconds,
                'images per second (training and tests)': n_images / res.train_seconds, 'resumed after epoch': res.resumed_from,
-               'model': f"{type(unwrap(learn.model)).__name__}{r.widths}", 'exported learner': str(res.files.get('learner')),
+               'model': f"{model_label(learn.model)}", 'exported learner': str(res.files.get('learner')),
                'weights': str(res.files.get('weights'))}
     where = str(learn.dls.path) if data is None else f"{data}" + (f" (extracted to {learn.dls.path})" if Path(data).absolute() != Path(learn.dls.path).absolute() else '')
     settings = {**{f"recipe {k}": v for k, v in metrics['recipe'].items()}, 'data': where if data is not None else f"fastai's download ({where})", 'subset': subset, 'seed': seed,

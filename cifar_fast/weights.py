@@ -16,36 +16,52 @@ __all__ = ['WEIGHTS_FORMAT', 'model_metadata', 'read_metadata', 'save_weights', 
 WEIGHTS_FORMAT = 'cifar_fast.weights/1'
 
 def model_metadata(model, classes, stats) -> dict:
-    "The metadata that rebuilds a classifier around `model` (a cifar_fast model, maybe in `TTA`): shared by weights and ONNX files."
+    "The metadata that rebuilds a classifier around `model` (maybe in `TTA`): a registry net's class and widths, or a timm/torchvision model's `cifar_spec` (library, name, arguments, stem, version); shared by weights and ONNX files."
     from cifar_fast import __version__
     from cifar_fast.model import tta_level, unwrap
     net = unwrap(model)
-    return {'format': WEIGHTS_FORMAT, 'arch': type(net).__name__, 'classes': [str(c) for c in classes],
-            'widths': list(net.widths), 'c_in': net.c_in, 'stats': [list(s) for s in stats],
-            'tta': tta_level(model), 'cifar_fast_version': __version__}
+    spec = getattr(net, 'cifar_spec', None)
+    arch = {'arch': f"{spec['source']}:{spec['name']}", 'model': spec, 'widths': []} if spec else {'arch': type(net).__name__, 'widths': list(net.widths)}
+    return {'format': WEIGHTS_FORMAT, **arch, 'classes': [str(c) for c in classes], 'c_in': getattr(net, 'c_in', 3),
+            'stats': [list(s) for s in stats], 'tta': tta_level(model), 'cifar_fast_version': __version__}
+
+def _check_builds(path, spec:dict):
+    "A `DataError` unless the installed timm or torchvision can build the model `spec` records."
+    import importlib
+    from cifar_fast.archs import find_model
+    src, name, wrote = spec['source'], spec['name'], spec.get('version', '?')
+    try: have = importlib.import_module(src).__version__
+    except ImportError: raise DataError(f"{path} holds a {src} model ({name}), and {src} is not installed: pip install {src}=={wrote}") from None
+    try: find_model(f"{src}:{name}")
+    except BadValue: raise DataError(f"{path} holds a {src} {name} (written with {src} {wrote}), which the installed {src} {have} cannot build: "
+                                     f"pip install {src}=={wrote}") from None
 
 def read_metadata(path, meta:str, check_arch:bool=True) -> dict:
-    "The metadata `meta` (JSON) of the file at `path`, checked; `check_arch` also checks that this cifar_fast builds its architecture."
+    "The metadata `meta` (JSON) of the file at `path`, checked; `check_arch` also checks that this cifar_fast (and the installed timm or torchvision) builds its architecture."
     try:
         m = json.loads(meta)
-        fmt, arch = str(m.get('format', '')), m.get('arch')
+        fmt, arch, spec = str(m.get('format', '')), m.get('arch'), m.get('model')
         if fmt.startswith('cifar_fast.weights/') and fmt != WEIGHTS_FORMAT:
             raise DataError(f"{path} was written by a newer cifar_fast ({m.get('cifar_fast_version', '?')}, format {fmt}; this one reads "
                             f"{WEIGHTS_FORMAT}): upgrade cifar_fast to load it")
-        if check_arch:
+        if spec is not None and not (isinstance(spec, dict) and spec.get('source') in ('timm', 'torchvision') and isinstance(spec.get('name'), str)
+                                     and isinstance(spec.get('args'), dict)):
+            raise ValueError(f"model {spec}")
+        if check_arch and spec: _check_builds(path, spec)
+        elif check_arch:
             from cifar_fast.model import MODELS, model_class
             try: model_class(arch)
             except BadValue:
                 raise DataError(f"{path} holds weights for a {arch} model, which this cifar_fast cannot build "
-                                f"(it knows {', '.join(m.__name__ for m in MODELS.values())})") from None
+                                f"(it knows {', '.join(m.__name__ for m in MODELS.values())}, and timm's and torchvision's models)") from None
         classes, widths, stats = [str(c) for c in m['classes']], tuple(int(w) for w in m['widths']), m['stats']
         tta = int(m.get('tta', 0))  # files from before TTA have none
-        ok = (fmt == WEIGHTS_FORMAT and isinstance(arch, str) and len(classes) >= 2 and min(widths) > 0
+        ok = (fmt == WEIGHTS_FORMAT and isinstance(arch, str) and len(classes) >= 2 and (spec is not None or (widths and min(widths) > 0))
               and int(m['c_in']) == 3 and [len(s) for s in stats] == [3, 3] and tta in TTA_LEVELS)
     except DataError: raise
     except (ValueError, KeyError, TypeError) as e: ok, m = False, str(e)
     if not ok: raise DataError(f"{path} holds metadata this version of cifar_fast cannot use ({str(m)[:200]})")
-    return {'arch': arch, 'classes': classes, 'widths': widths, 'stats': [tuple(float(v) for v in s) for s in stats], 'tta': tta,
+    return {'arch': arch, 'model': spec, 'classes': classes, 'widths': widths, 'stats': [tuple(float(v) for v in s) for s in stats], 'tta': tta,
             'version': m.get('cifar_fast_version')}
 
 # %% ../nbs/06_weights.ipynb #w009
@@ -60,13 +76,14 @@ def _digest(meta:str, tensors:dict) -> str:
     return h.hexdigest()
 
 def save_weights(model, classes, stats, path) -> Path:
-    "Write `model`'s weights (a model of `cifar_fast.model.MODELS`, maybe in `TTA`) to `path` as safetensors, with the metadata and checksum `load_weights` checks."
+    "Write `model`'s weights (a net of `cifar_fast.model.MODELS` or a model `cifar_fast.archs.build_model` made, maybe in `TTA`) to `path` as safetensors, with the metadata and checksum `load_weights` checks."
     from safetensors.torch import save_file
     from cifar_fast.model import model_class, unwrap
     net, path = unwrap(model), Path(path)
-    try: known = isinstance(net, model_class(type(net).__name__))
+    try: known = getattr(net, 'cifar_spec', None) is not None or isinstance(net, model_class(type(net).__name__))
     except BadValue: known = False
-    if not known: raise BadValue(f"a weights file holds a model of cifar_fast.model.MODELS, not a {type(net).__name__}: use learn.export for others")
+    if not known: raise BadValue(f"a weights file records how to rebuild its model, and a {type(net).__name__} made elsewhere says not: build it by name "
+                                 "(cifar_fast.archs.build_model('timm:NAME'), or model='NAME'), or use learn.export")
     meta = json.dumps(model_metadata(model, classes, stats))
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +93,7 @@ def save_weights(model, classes, stats, path) -> Path:
 def load_weights(path) -> tuple:
     "(the model, in `TTA` at the recorded level; its checked metadata) from a file `save_weights` wrote, running no code from it."
     from safetensors import SafetensorError, safe_open
+    from cifar_fast.archs import rebuild_model
     from cifar_fast.model import model_class, set_tta
     path = Path(path)
     if not path.is_file(): raise DataError(f"no weights file at {path}")
@@ -90,8 +108,10 @@ def load_weights(path) -> tuple:
         raise DataError(f"{path} was changed or damaged after export: its checksum does not match")
     m = read_metadata(path, header['cifar_fast'])
     try:
-        model = model_class(m['arch'])(n_out=len(m['classes']), widths=m['widths'])
+        if m['model']: model = rebuild_model(m['model'], n_out=len(m['classes']))
+        else: model = model_class(m['arch'])(n_out=len(m['classes']), widths=m['widths'])
         model.load_state_dict(tensors)
-    except (RuntimeError, ValueError) as e:
-        raise DataError(f"{path}: the weights do not fit {m['arch']}{m['widths']} ({str(e).splitlines()[0]})") from e
+    except (RuntimeError, ValueError, TypeError) as e:
+        built = f"{m['arch']} (written with {m['model']['source']} {m['model'].get('version', '?')})" if m['model'] else f"{m['arch']}{m['widths']}"
+        raise DataError(f"{path}: the weights do not fit {built} ({str(e).splitlines()[0]})") from e
     return set_tta(model, m['tta']), m

@@ -61,6 +61,18 @@ def huge(tmp, kind) -> Path:
     return out
 
 
+def _spec(name):
+    from cifar_fast.archs import build_model
+    return build_model(name).cifar_spec
+
+
+def arch_weights(tmp, name):
+    "A weights file of the (untrained) timm or torchvision model `name`."
+    from cifar_fast.archs import build_model
+    from cifar_fast.weights import save_weights
+    return save_weights(build_model(name), [str(i) for i in range(10)], ((0.5,) * 3, (0.25,) * 3), tmp/f"{name.replace(':', '_')}.safetensors")
+
+
 def weights_with(path, out, **changes):
     "A copy of the weights file at `path` whose metadata has `changes`, with a valid checksum (as a newer cifar_fast would write)."
     with safe_open(path, framework='pt') as f: meta, tensors = json.loads(f.metadata()['cifar_fast']), {k: f.get_tensor(k) for k in f.keys()}
@@ -121,7 +133,21 @@ ROWS = [
                      d/'test'/'cat'/'0000.png'], 2, "was written by a newer cifar_fast (9.0.0, format cifar_fast.weights/9", None),
     ('other-architecture', 'weights for an architecture this cifar_fast does not know: an error naming it',
      lambda d, tmp: ['evaluate', weights_with(tmp/'w.safetensors', tmp/'vgg.safetensors', arch='VGG16'), '--data', d], 2,
-     "holds weights for a VGG16 model, which this cifar_fast cannot build (it knows CustomResNet, AirbenchNet, AirbenchMuonNet)", None),
+     "holds weights for a VGG16 model, which this cifar_fast cannot build (it knows CustomResNet, AirbenchNet, AirbenchMuonNet, and timm's and torchvision's models)", None),
+    ('library-cannot-build', "weights for a timm or torchvision model the installed library cannot build: an error naming the version that wrote it",
+     lambda d, tmp: ['predict', weights_with(arch_weights(tmp, 'torchvision:squeezenet1_1'), tmp/'old.safetensors', model={**_spec('torchvision:squeezenet1_1'), 'name': 'squeezenet9', 'version': '9.0'}),
+                     d/'test'/'cat'/'0000.png'], 2, "holds a torchvision squeezenet9 (written with torchvision 9.0), which the installed torchvision", None),
+    ('unknown-model-name', '`--model` with a name in neither library: an error with the closest names',
+     lambda d, tmp: ['train', '--data', d, '--model', 'resnt18'], 2, "argument --model: unknown model 'resnt18': not in cifar_fast's registry, timm or torchvision; did you mean resnet18,", None),
+    ('model-too-big-for-32', '`--model` with an architecture that cannot take 32x32 images: an error saying why, before any training',
+     lambda d, tmp: ['train', '--data', d, '--bs', 8, '--epochs', 1, '--model', 'torchvision:alexnet', '--out', tmp/'a.pkl'], 2,
+     "torchvision alexnet cannot take 32x32 images (Given input size: (256x1x1)", None),
+    ('cam-unknown-layer', '`cam --layer` with a layer the model does not have: an error with the closest names',
+     lambda d, tmp: ['cam', tmp/'w.safetensors', d/'test'/'cat'/'0000.png', '--layer', '3.9', '--out', tmp/'c.png'], 2,
+     "CustomResNet(8, 16, 32, 64) has no layer '3.9': did you mean", None),
+    ('cam-no-feature-map', '`cam` on a model with no convolutional feature map (a ViT): an error saying so',
+     lambda d, tmp: ['cam', arch_weights(tmp, 'vit_tiny_patch16_224'), d/'test'/'cat'/'0000.png', '--out', tmp/'c.png'], 2,
+     "timm vit_tiny_patch16_224 (img_size=32, patch_size=4) has no convolutional stage after its stem (a transformer?)", None),
     ('predict-folder', '`predict` on a folder: every image under it, in name order',
      lambda d, tmp: ['predict', tmp/'w.safetensors', d/'test'/'cat'], 0, None, "{d}/test/cat/0000.png  "),
     ('predict-huge-jpeg', '`predict` on a 12000x12000 JPEG: decoded at 1/8 scale, predicted (memory bounded, no warning)',
@@ -149,7 +175,8 @@ def _jpeg_head(d) -> bytes:
 @pytest.mark.parametrize('case, what, setup, rc, err, out', ROWS, ids=[r[0] for r in ROWS])
 def test_bad_input(tmp_path, fake, weights, capsys, case, what, setup, rc, err, out):
     fmt = lambda s: s.format(d=fake, tmp=tmp_path)
-    got = main([str(a) for a in setup(fake, tmp_path)])
+    try: got = main([str(a) for a in setup(fake, tmp_path)])
+    except SystemExit as e: got = e.code  # argparse's own errors (one line: cifar_fast's parser)
     o, e = capsys.readouterr()
     assert got == rc, (what, o, e)
     lines = e.strip().splitlines()

@@ -11,7 +11,7 @@ from cifar_fast.history import plot_history
 from cifar_fast.recipes import RECIPES
 
 from conftest import run, untrained_accuracy
-SUBCOMMANDS = ['prepare', 'train', 'compare', 'sweep', 'lr-find', 'predict', 'evaluate', 'export-onnx', 'demo']
+SUBCOMMANDS = ['prepare', 'train', 'compare', 'sweep', 'lr-find', 'models', 'predict', 'cam', 'evaluate', 'export-onnx', 'demo']
 
 
 

@@ -63,7 +63,8 @@ def test_every_block_runs(tmp_path, monkeypatch, fresh_clone):
         ran += 1
     assert ran >= 7
     for f in ('augmentations.png', 'history.png', 'misclassified.png', 'fast.pkl', 'fast.safetensors', 'models/fast.pkl',
-              'reports/index.html', 'models/cifar_fast.onnx', 'eval/index.html', 'runs/fast'):
+              'reports/index.html', 'models/cifar_fast.onnx', 'eval/index.html', 'runs/fast',
+              'models/r18.pkl', 'models/r18.safetensors', 'models/r18.onnx', 'reports/r18/cam.png', 'reports/r18-eval/index.html', 'reports/r18-cam.png'):
         assert Path(f).exists(), f
     left = [line for line in git_status(fresh_clone) if line[3:] not in FIXTURES]
     assert left == [], f"the README's commands leave files git does not ignore: {left}"
