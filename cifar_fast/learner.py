@@ -18,7 +18,7 @@ from .archs import ModelNote, cifar_model, model_label, model_notes
 from .weights import save_weights
 from .optim import OPTIMIZERS, bn_bias_splitter, muon_splitter
 from .augment import BatchAugDL, albumentations_pipelines
-from .loop import CudaGraphs, LoopLearner
+from .loop import CudaGraphs, HeapReuse, LoopLearner
 from .precision import precision_cbs
 from .progress import AutoProgress
 from .schedule import SCHEDULES, choose_lr_max
@@ -141,7 +141,7 @@ def cifar_learner(dls, model=None, recipe='era', opt_func=None, wd:float|None=No
     kwargs.setdefault('path', Path('.'))  # exports, saves and logs relative to the working directory
     prec, speed = precision_cbs(precision or r.precision, dls.device, channels_last)
     learn = CifarLearner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=r.label_smoothing), opt_func=opt_func,
-                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + _recipe_cbs(r, r.cuda_graphs if cuda_graphs is None else cuda_graphs, model), wd_bn_bias=wd_bn_bias,
+                    wd=r.wd if wd is None else wd, metrics=metrics, cbs=L(cbs) + speed + [HeapReuse()] + _recipe_cbs(r, r.cuda_graphs if cuda_graphs is None else cuda_graphs, model), wd_bn_bias=wd_bn_bias,
                     **kwargs)  # cbs: one callback or a list, as fastai takes them
     learn.remove_cb(ProgressCallback)
     learn.add_cb(AutoProgress())

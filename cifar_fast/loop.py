@@ -19,7 +19,8 @@ with quiet_imports():
     from fastai.torch_core import num_distrib
 
 # %% auto #0
-__all__ = ['CUDA_API', 'STEP_EVENTS', 'handles', 'LoopLearner', 'graph_protocol', 'CudaGraphs']
+__all__ = ['CUDA_API', 'STEP_EVENTS', 'GLIBC_MALLOPT', 'GLIBC_DEFAULTS', 'HEAP_REUSE', 'handles', 'LoopLearner', 'graph_protocol',
+           'CudaGraphs', 'glibc', 'set_heap', 'HeapReuse']
 
 # %% ../nbs/08_loop.ipynb #l004
 _INNER = frozenset(_inner_loop)
@@ -180,3 +181,37 @@ class CudaGraphs(Callback):
         self.stats['replayed'] += 1
         learn = self.learn
         learn.xb, learn.yb, learn.pred, learn.loss_grad, learn.loss = g.xb, g.yb, g.pred, g.loss_grad, g.loss
+
+# %% ../nbs/08_loop.ipynb #l014
+GLIBC_MALLOPT = {'M_TRIM_THRESHOLD': -1, 'M_TOP_PAD': -2, 'M_MMAP_MAX': -4}  # glibc's mallopt parameters (malloc.h)
+GLIBC_DEFAULTS = {'M_TRIM_THRESHOLD': 128 * 1024, 'M_TOP_PAD': 128 * 1024, 'M_MMAP_MAX': 65536}  # glibc's documented defaults
+HEAP_REUSE = {'M_TRIM_THRESHOLD': 2**31 - 1, 'M_TOP_PAD': 64 << 20, 'M_MMAP_MAX': 0}  # no mmap: every block from the heap, kept when freed
+
+def glibc():
+    "The C library through ctypes if it is glibc (it has `mallopt` and `malloc_trim`), else None."
+    import ctypes, ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        libc.mallopt, libc.malloc_trim, libc.gnu_get_libc_version
+        return libc
+    except (OSError, AttributeError, TypeError): return None
+
+def set_heap(settings:dict, libc=None) -> bool:
+    "Set glibc's malloc `settings` ({name in `GLIBC_MALLOPT`: value}); returns whether glibc took them all."
+    libc = libc or glibc()
+    return libc is not None and all(libc.mallopt(GLIBC_MALLOPT[k], int(v)) == 1 for k, v in settings.items())
+
+class HeapReuse(Callback):
+    "While fitting on a CPU with glibc, freed memory stays in the heap for the next step (`HEAP_REUSE`), not page-faulted in afresh; glibc's defaults and a trimmed heap after."
+    order = -30
+    def __init__(self, libc=None): self.libc, self.on = libc, False  # libc: a stand-in for glibc, in tests
+    def before_fit(self):
+        p = next(self.learn.model.parameters(), None)
+        self.active = (self.libc or glibc()) if p is not None and p.device.type == 'cpu' else None
+        self.on = self.active is not None and set_heap(HEAP_REUSE, self.active)
+    def after_fit(self):
+        if self.on: set_heap(GLIBC_DEFAULTS, self.active); self.active.malloc_trim(0)
+        self.on = False
+        self.active = None
+    after_fit_error = after_fit  # Ctrl-C or an error ends the fit: put glibc back too
+    def __getstate__(self): return {**self.__dict__, 'libc': None, 'active': None}  # an exported learner holds no ctypes handle
