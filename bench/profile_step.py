@@ -9,7 +9,7 @@ PyTorch's profiler (`--profile`): per-operator self CPU time, summed over the ti
 
     python bench/profile_step.py --data ../shared/data/cifar10-jpg.tgz [--steps 8] [--profile | --onednn]
 """
-import argparse, collections, json, os, re, subprocess, sys, tempfile, time
+import argparse, collections, json, os, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
