@@ -18,7 +18,8 @@ epoch, the peer its own `main('warmup')`.
 `--throughput` instead measures the fast recipe's Learner against a bare forward+backward+step loop of the same net
 on ready tensors (same batch size, precision and memory format): images/s over timed training batches, interleaved.
 
-    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz [--seeds 3] [--epochs N] [--subset N] [--peer PATH]
+    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz [--seeds 3] [--epochs N] [--subset N] [--peer PATH | --no-peer]
+    python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz --recipe 'fast:epochs=9,prog_size=26,prog_epochs=4' --first-seed 5
     python bench/fast_recipe.py --data ../shared/data/cifar10-jpg.tgz --throughput [--batches 3] [--repeats 3]
 """
 import argparse, os, re, statistics, subprocess, sys, tarfile, tempfile, time
@@ -34,7 +35,8 @@ from timing import TrainTimer, sync  # bench/timing.py
 
 from cifar_fast.augment import cifar_dls
 from cifar_fast.core import cpu_has_bf16, precision_autocast, resolve_precision
-from cifar_fast.recipes import get_recipe
+from cifar_fast.recipes import get_recipe, parse_variant
+from cifar_fast.runs import seed_summary
 from cifar_fast.learner import cifar_learner
 from cifar_fast.history import history
 from cifar_fast.optim import nesterov_sgd, bn_bias_splitter
@@ -85,10 +87,12 @@ def run_peer(peer, data_dir, fp32, epochs, warmup=False):
 
 
 def summary(name, rows):
-    accs, secs = [r[0] for r in rows], [r[1] for r in rows]
-    print(f"| {name} | {len(rows)} | {100 * statistics.mean(accs):.2f} | {100 * min(accs):.2f} | {100 * max(accs):.2f} "
-          f"| {statistics.mean(secs):.1f} | {min(secs):.1f} | {max(secs):.1f} |")
-    return statistics.mean(secs)
+    "One table row: runs, mean accuracy with its 95% confidence interval over seeds (Student's t), min, max; mean, min and max seconds."
+    acc, secs = seed_summary([100 * r[0] for r in rows]), seed_summary([r[1] for r in rows])
+    ci = f" ± {acc['ci_half']:.2f}" if acc['ci_half'] is not None else ''
+    print(f"| {name} | {acc['n']} | {acc['mean']:.2f}{ci} | {acc['min']:.2f} | {acc['max']:.2f} "
+          f"| {secs['mean']:.1f} | {secs['min']:.1f} | {secs['max']:.1f} |")
+    return secs['mean']
 
 
 
@@ -173,11 +177,13 @@ def main():
     p.add_argument('--peer-precision', choices=['auto', 'as-is', 'fp32'], default='auto')
     p.add_argument('--throughput', action='store_true')
     p.add_argument('--no-cuda-graphs', action='store_true', help='train without CUDA graphs (on a GPU)')
-    p.add_argument('--recipe', default='fast', help='the recipe to time: fast (default) or muon')
+    p.add_argument('--recipe', default='fast', help="the recipe to time: fast (default), muon, or a variant ('fast:epochs=9,prog_size=26,prog_epochs=4')")
+    p.add_argument('--no-peer', action='store_true', help='run the recipe alone')
+    p.add_argument('--first-seed', type=int, default=0, help='seeds first-seed .. first-seed + seeds - 1 (ours; the port draws its own)')
     p.add_argument('--batches', type=int, default=3)
     p.add_argument('--repeats', type=int, default=3)
     args = p.parse_args()
-    recipe = get_recipe(args.recipe, cuda_graphs=not args.no_cuda_graphs, **({} if args.epochs == 'all' else {'epochs': int(args.epochs)}))
+    recipe = get_recipe(parse_variant(args.recipe), cuda_graphs=not args.no_cuda_graphs, **({} if args.epochs == 'all' else {'epochs': int(args.epochs)}))
     print(f"{recipe}\n{os.cpu_count()} CPUs, {torch.get_num_threads()} threads, native bf16: {cpu_has_bf16()}", flush=True)
     if args.throughput: return throughput(args, recipe)
 
@@ -188,27 +194,27 @@ def main():
     cuda = torch.device(dls.device or 'cpu').type == 'cuda'
     print(f"device: {torch.cuda.get_device_name() if cuda else 'CPU'}", flush=True)
     peer_path = Path(args.peer).resolve()  # the peer runs in its data's folder
-    peer = peer_path.exists() and args.data is not None and tarfile.is_tarfile(args.data)
+    peer = not args.no_peer and peer_path.exists() and args.data is not None and tarfile.is_tarfile(args.data)
     if peer:
         fp32 = args.peer_precision == 'fp32' or (args.peer_precision == 'auto' and not cuda and not cpu_has_bf16())
         tensors = Path(tempfile.mkdtemp())/'cifar10'  # the peer reads its own tensor files, made from the same archive
         subprocess.run([sys.executable, str(TENSORS), str(args.data), str(tensors)], check=True, capture_output=True)
         print(f"peer: {peer_path} ({'fp32: CPU autocast off' if fp32 else 'as shipped'})", flush=True)
-    else: print(f"peer: {peer_path} not found, or --data is not the archive: running the fast recipe alone", flush=True)
+    else: print(f"peer: {peer_path} not found, --data is not the archive, or --no-peer: running {args.recipe} alone", flush=True)
     if cuda: run_ours(dls, get_recipe(recipe, epochs=1), 0)  # warm-up, untimed
 
     ours, theirs = [], []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         ours.append(run_ours(dls, recipe, seed))
-        print(f"seed {seed}  fast recipe  tta_acc {ours[-1][0]:.4f}  {ours[-1][1]:.1f}s", flush=True)
+        print(f"seed {seed}  {args.recipe}  tta_acc {ours[-1][0]:.4f}  {ours[-1][1]:.1f}s", flush=True)
         if peer:
             theirs.append(run_peer(peer_path, tensors, fp32, args.epochs, warmup=cuda))
             print(f"seed {seed}  {peer_path.stem}  tta_acc {theirs[-1][0]:.4f}  {theirs[-1][1]:.1f}s (process {theirs[-1][2]:.0f}s)", flush=True)
-    print("\n| program | runs | mean acc % | min | max | mean s | min s | max s |\n|---|---|---|---|---|---|---|---|")
-    a = summary('fast recipe (cifar_fast Learner)', ours)
+    print("\n| program | runs | mean acc % (95% CI) | min | max | mean s | min s | max s |\n|---|---|---|---|---|---|---|---|")
+    a = summary(f'{args.recipe} (cifar_fast Learner)', ours)
     if peer:
         b = summary(f'{peer_path.name} (peer)', theirs)
-        print(f"\ntime ratio, fast recipe / peer: {a / b:.3f}")
+        print(f"\ntime ratio, {args.recipe} / peer: {a / b:.3f}")
 
 
 if __name__ == '__main__':

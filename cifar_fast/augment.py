@@ -55,6 +55,11 @@ class AlbumentationsTransform(DisplayedTransform):
         self._reseed_in_worker()
         return PILImage.create(self._aug(image=np.asarray(img))['image'])
 
+    def augment_array(self, arr:np.ndarray) -> np.ndarray:
+        "`train_aug` of one image's pixels (H x W x C uint8): what `encodes` does to a training image, without the round trips through PIL (`BatchAugDL` calls it for each image of a batch)."
+        self._reseed_in_worker()
+        return self.train_aug(image=arr)['image']
+
 # %% ../nbs/04_augment.ipynb #c007
 CIFAR10_MEAN_PIXEL = tuple(round(m * 255) for m in CIFAR10_MEAN)
 
@@ -121,7 +126,7 @@ def batch_jitter(x:torch.Tensor, brightness:float, contrast:float, mean, std, ge
     return mean + (1 + c) * (x.float() - mean + std * b)
 
 class BatchAugDL(TfmdDL):
-    "A `TfmdDL` that stacks its items once, batches by indexing, and augments training batches on their device: alternating flips, translation, cutout, colour jitter."
+    "A `TfmdDL` that stacks its items once, batches by indexing, and augments training batches: per image through the item pipeline's albumentations (on the host), then per batch on their device (alternating flips, translation, cutout, colour jitter)."
     def __init__(self, dataset=None, pad:int=0, p_flip:float=0., p_cutout:float=0., hole:int=8, brightness:float=0., contrast:float=0., **kwargs):
         super().__init__(dataset, **kwargs)
         store_attr('pad,p_flip,p_cutout,hole,brightness,contrast')
@@ -132,7 +137,7 @@ class BatchAugDL(TfmdDL):
                'brightness': self.brightness, 'contrast': self.contrast}
         return super().new(dataset, cls, **{**aug, **kwargs})
 
-    def __getstate__(self): return {**self.__dict__, '_stack': None, '_plain': None, '_flipped': None}  # never pickle the data set
+    def __getstate__(self): return {**self.__dict__, '_stack': None, '_plain': None, '_flipped': None, '_hwc': None}  # never pickle the data set
 
     def state_dict(self) -> dict:
         "What the next epoch's augmentation depends on besides `self.rng`: the epochs seen (the flip's parity) and the per-image flip draws (None until drawn)."
@@ -157,14 +162,22 @@ class BatchAugDL(TfmdDL):
             self._plain = tuple(part.as_subclass(torch.Tensor) for part in self._stack)  # indexed and augmented without fastai's per-op type dispatch
         return self._stack
 
-    def _stack_from_cache(self) -> tuple|None:
-        "The same stack without the item pipeline's per-image work, when the images are `cifar_dataloaders`' decoded ones (an `ImageCache`, then `ToTensor`); else `None`."
+    def _cached_images(self) -> list|None:
+        "The decoded images (H x W x C arrays) of the items, in order, when the items are `cifar_dataloaders`' own (an `ImageCache`, then `ToTensor`, and at most albumentations' training augmentation); else `None`."
         cache, tls = decoded_cache(self.dataset), getattr(self.dataset, 'tls', None)
         if cache is None or len(tls) != 2 or not len(tls[0].items): return None
-        if not all(isinstance(f, ToTensor) for f in self.after_item.fs): return None
+        if not all(isinstance(f, ToTensor) or (isinstance(f, AlbumentationsTransform) and f.valid_aug is None) for f in self.after_item.fs):
+            return None  # any other item transform changes every image; albumentations' training augmentation runs per batch
         images = cache.images
         if not all(p in images for p in tls[0].items): return None
-        x = TensorImage(torch.from_numpy(np.stack([images[p] for p in tls[0].items])).permute(0, 3, 1, 2).contiguous())
+        return [images[p] for p in tls[0].items]
+
+    def _stack_from_cache(self) -> tuple|None:
+        "The same stack without the item pipeline's per-image work, from `_cached_images`; else `None`."
+        images = self._cached_images()
+        if images is None: return None
+        tls = self.dataset.tls
+        x = TensorImage(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous())
         fs = tls[1].tfms.fs
         if len(fs) == 2 and getattr(fs[0], 'name', None) == 'parent_label' and isinstance(fs[1], Categorize):  # cifar_dataloaders' labels
             o2i = fs[1].vocab.o2i
@@ -175,9 +188,24 @@ class BatchAugDL(TfmdDL):
     def before_iter(self):
         super().before_iter()
         if self.augmenting: self.epoch += 1
-        self._gen = torch.Generator(device=self.device or 'cpu').manual_seed(self.rng.randint(0, 2**31 - 1))
+        if self.batch_augs:  # drawn from the loader's rng only then: without batch augmentation, the shuffle is fastai's own
+            self._gen = torch.Generator(device=self.device or 'cpu').manual_seed(self.rng.randint(0, 2**31 - 1))
+
+    @property
+    def batch_augs(self) -> bool:
+        "Whether this loader has batch augmentations to make on its training split (flips, translation, cutout, colour jitter)."
+        return bool(self.p_flip or self.pad or self.p_cutout or self.brightness or self.contrast)
+
+    @property
+    def item_aug(self) -> AlbumentationsTransform|None:
+        "The item pipeline's `AlbumentationsTransform` (the `era` recipe's), whose training augmentation this loader runs per image of its training batches; else None."
+        return next((f for f in self.after_item.fs if isinstance(f, AlbumentationsTransform) and f.train_aug is not None), None)
 
     def create_batches(self, samps):
+        aug = self.item_aug if self.augmenting else None
+        if aug is not None and self._stack is None and self._cached_images() is None:
+            yield from super().create_batches(samps)  # not cifar_dataloaders' decoded images: fastai's own item by item
+            return
         typed = self.stacked()
         data = self._plain
         idxs = torch.tensor(list(samps), dtype=torch.long, device=data[0].device)
@@ -185,8 +213,15 @@ class BatchAugDL(TfmdDL):
         for i in range(0, stop, self.bs):
             b = idxs[i:i + self.bs]
             x, *rest = (t[b] for t in data)
+            if aug is not None: x = self.augment_items(aug, b)
             if self.augmenting: x = self.augment(x, b)
             yield tuple(retain_type(part, kind) for part, kind in zip((x, *rest), typed))  # fastai's types, for its batch transforms
+
+    def augment_items(self, aug:AlbumentationsTransform, idxs:torch.Tensor) -> torch.Tensor:
+        "The images at `idxs`, each through `aug`'s training augmentation in order (as fastai's item pipeline would call it), as a uint8 batch (N x C x H x W) on the loader's device."
+        if getattr(self, '_hwc', None) is None: self._hwc = self._plain[0].cpu().permute(0, 2, 3, 1).numpy()  # views of the stack
+        out = np.stack([aug.augment_array(np.ascontiguousarray(self._hwc[i])) for i in idxs.tolist()])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self._plain[0].device)
 
     def augment(self, x:torch.Tensor, idxs:torch.Tensor) -> torch.Tensor:
         "The training batch `x` of the images at `idxs`, flipped (alternating per epoch), translated, cut out and colour-jittered."
@@ -216,7 +251,8 @@ def cifar_dls(path=None, recipe='era', augs='recipe', seed:int|None=None, **kwar
         return cifar_dataloaders(path, seed=seed, dl_type=BatchAugDL, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout,
                                  hole=r.hole, brightness=r.brightness, contrast=r.contrast, **kwargs)
     if augs == 'era': augs = era_augs(seed=seed, pad=r.pad, p_flip=r.p_flip, p_cutout=r.p_cutout, hole=r.hole)  # the recipe's numbers
-    return cifar_dataloaders(path, item_tfms=albumentations_tfms(augs, seed=seed), seed=seed, **kwargs)
+    tfms = albumentations_tfms(augs, seed=seed)
+    return cifar_dataloaders(path, item_tfms=tfms, seed=seed, **({'dl_type': BatchAugDL} if tfms else {}), **kwargs)
 
 # %% ../nbs/04_augment.ipynb #c024
 def describe_augs(recipe) -> str:

@@ -120,7 +120,7 @@ def train(args) -> int:
     return 0
 
 def _compare_args(p):
-    p.add_argument('a', help="recipe A: a name (era, fast, muon) or a variant, e.g. muon:epochs=7 (fields as get_recipe takes them)")
+    p.add_argument('a', help="recipe A: a name (era, fast, muon, cpu) or a variant, e.g. muon:epochs=7 (fields as get_recipe takes them)")
     p.add_argument('b', help='recipe B, likewise')
     p.add_argument('--seeds', type=positive_int, default=5, help='seeds 0..N-1 for each, run alternately (default: 5)')
     add_args(p, 'data', 'subset', 'skip_bad', 'bs', 'epochs', 'widths', 'precision', 'out', 'report', 'resume', 'export',
@@ -147,7 +147,7 @@ def compare_cmd(args) -> int:
     return 0
 
 def _sweep_args(p):
-    p.add_argument('recipe', help="the recipe to search around: a name (era, fast, muon) or a variant, e.g. muon:epochs=7")
+    p.add_argument('recipe', help="the recipe to search around: a name (era, fast, muon, cpu) or a variant, e.g. muon:epochs=7")
     p.add_argument('space', nargs='+', help="field=distribution(args), e.g. lr_max=loguniform(0.1,3) label_smoothing=uniform(0,0.3) epochs=choice(6,8,10); "
                    "or a file of them, one per line")
     p.add_argument('--trials', type=positive_int, default=16, help='trials to run (default: 16)')

@@ -22,7 +22,7 @@ from .loop import CudaGraphs, HeapReuse, LoopLearner
 from .precision import precision_cbs
 from .progress import AutoProgress
 from .schedule import SCHEDULES, choose_lr_max
-from .recipe_cbs import EMALookahead, ValidEvery, WhitenBias
+from .recipe_cbs import EMALookahead, ProgressiveResize, ValidEvery, WhitenBias
 with quiet_imports():
     from fastai.callback.channelslast import ChannelsLast
     from fastai.callback.progress import ProgressCallback
@@ -55,7 +55,8 @@ def _recipe_cbs(r, cuda_graphs:bool, model) -> list:
     "The callbacks a recipe trains `model` with (`WhitenBias` only for a net with a whitening layer)."
     whiten = r.whiten_bias_epochs and hasattr(unwrap(model), 'whiten')
     return ([EMALookahead(r.lookahead_every)] if r.lookahead_every else []) + ([WhitenBias(r.whiten_bias_epochs)] if whiten else []) \
-           + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else []) + ([CudaGraphs()] if cuda_graphs else [])
+           + ([ValidEvery(r.valid_every)] if r.valid_every != 1 else []) + ([ProgressiveResize(r.prog_size, r.prog_epochs)] if r.prog_epochs else []) \
+           + ([CudaGraphs()] if cuda_graphs else [])
 
 class CifarLearner(LoopLearner):
     "The learner `cifar_learner` makes: fastai's `Learner` with `LoopLearner`'s loop, `fit_recipe`, `export_weights`, an export that is whole or not at all, an `lr_find` that leaves no empty folder."
@@ -101,9 +102,10 @@ class RecipeMismatch(UserWarning):
     "`DataLoaders` made for another recipe than the learner's: the message says what differs."
 
 def _augs_of(dls) -> str|None:
-    "How `dls`' training loader augments: 'batch' (`BatchAugDL`), 'era' (albumentations per image) or None."
+    "How `dls`' training loader augments: 'era' (albumentations per image), 'batch' (`BatchAugDL`'s batch augmentations) or None."
+    if albumentations_pipelines(dls): return 'era'
     if isinstance(dls.train, BatchAugDL): return 'batch' if dls.train.p_flip or dls.train.pad or dls.train.p_cutout or dls.train.brightness or dls.train.contrast else None
-    return 'era' if albumentations_pipelines(dls) else None
+    return None
 
 def check_dls(dls, recipe) -> list:
     "How `dls` differ from the loaders `cifar_dls(path, recipe=recipe)` makes (augmentation, normalisation, and then batch size), in words; a `CifarLearner` warns at its first fit when they do."

@@ -62,7 +62,7 @@ def test_compare_two_variants(data, tmp_path):
 @pytest.mark.parametrize('args, message', [
     (['compare', 'fast:epoch=1', 'fast'], "unknown recipe field 'epoch' in 'fast:epoch=1': did you mean epochs"),
     (['compare', 'fast', 'muon:lr_max=fast'], "lr_max='fast': expected float or None"),
-    (['compare', 'fast', 'slow'], "unknown recipe 'slow' in 'slow': choose from era, fast, muon"),
+    (['compare', 'fast', 'slow'], "unknown recipe 'slow' in 'slow': choose from era, fast, muon, cpu"),
     (['compare', 'fast', 'muon', '--seeds', '1'], 'a comparison needs at least 2 seeds, got 1'),
     (['train', '--seeds', '3', '--seed', '1'], '--seeds trains seeds 0 to 2, each with its own checkpoints: leave out --seed'),
 ])
