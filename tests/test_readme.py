@@ -46,9 +46,11 @@ def test_every_block_runs(tmp_path, monkeypatch, fresh_clone):
     pictures = sorted((fake/'test').rglob('*.jpg'))
     Image.open(pictures[0]).save('cat.jpg'); Image.open(pictures[5]).save('dog.png')
     Image.open(pictures[9]).resize((640, 480)).save('photo.jpg')
-    small = {'era': dict(widths=(8, 16, 32, 64)), 'fast': dict(widths=(8, 16, 16)), 'muon': dict(widths=(8, 16, 16))}
+    small = {'era': dict(widths=(8, 16, 32, 64)), 'fast': dict(widths=(8, 16, 16)), 'muon': dict(widths=(8, 16, 16)),
+             'cpu': dict(widths=(8, 16, 16), epochs=2, prog_epochs=1)}  # cpu: one epoch on smaller images, one at full size
+    assert set(small) == set(RECIPES), "every recipe the README may run, made small"
     for name, changes in small.items():
-        monkeypatch.setitem(RECIPES, name, get_recipe(name, bs=16, epochs=1, precision='fp32', **changes))
+        monkeypatch.setitem(RECIPES, name, get_recipe(name, **{'bs': 16, 'epochs': 1, 'precision': 'fp32', **changes}))
     ns, ran = {}, 0
     for lang, code, why, line in blocks():
         if why: continue
