@@ -193,7 +193,7 @@ RECIPES['muon'] = MUON
 
 # %% ../nbs/01_recipes.ipynb #r0105
 CPU = dataclasses.replace(FAST,
-    name='cpu',         # the fast recipe, cheaper: measured over 5 seeds on 2 AMX cores in BENCHMARKS.md
+    name='cpu',         # the fast recipe, cheaper: 90.14% over 5 seeds in 294 s a run on 2 AMX cores (BENCHMARKS.md)
     epochs=9,           # fast's 10 less one: 0.9x the time
     prog_size=26,       # progressive resizing: the first epochs on 26x26 images, about 0.70x a 32x32 step
     prog_epochs=5,      #   5 of the 9; the last 4 at full size, the size the model is tested at
