@@ -104,7 +104,7 @@ class RecipeMismatch(UserWarning):
 def _augs_of(dls) -> str|None:
     "How `dls`' training loader augments: 'era' (albumentations per image), 'batch' (`BatchAugDL`'s batch augmentations) or None."
     if albumentations_pipelines(dls): return 'era'
-    if isinstance(dls.train, BatchAugDL): return 'batch' if dls.train.p_flip or dls.train.pad or dls.train.p_cutout or dls.train.brightness or dls.train.contrast else None
+    if isinstance(dls.train, BatchAugDL): return 'batch' if dls.train.batch_augs else None
     return None
 
 def check_dls(dls, recipe) -> list:
